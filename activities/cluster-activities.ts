@@ -1,0 +1,164 @@
+// Activities of the cluster workflow: thin wrappers over a provider that add heartbeats,
+// cancellation and the mapping of provider errors to typed failures.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { ClusterHandle, NodeStatus } from '../core/cluster-state.js';
+import { FAILURE_TYPES } from '../core/failures.js';
+import { getProvider, type ProviderContext } from '../providers/registry.js';
+import type { CommandRunner, DetachedJobState, ProvisionRequest } from '../providers/types.js';
+import { mapProviderErrors } from './failures.js';
+import { archivedLogPath, archiveLog } from './log-archive.js';
+import { loadSecretKey, openAll } from './secret-box.js';
+
+export interface RunOnNodesRequest {
+  handle: ClusterHandle;
+  key: string;
+  script: string;
+  /** env of each node, by position in `ranks` */
+  envByRank: Record<string, string>[];
+  sealedSecrets: Record<string, string>;
+  cwd?: string;
+  ranks: number[];
+}
+
+export interface RunOnNodesResult {
+  /** by position in `ranks`; null where the process vanished without an exit code */
+  exitCodes: (number | null)[];
+}
+
+/** Fast polls first, so short jobs finish quickly; slower later, so long jobs cost little. */
+function pollDelayMs(elapsedMs: number): number {
+  if (elapsedMs < 3_000) return 50;
+  if (elapsedMs < 30_000) return 250;
+  return 1_000;
+}
+
+export function createClusterActivities(ctx: ProviderContext) {
+  const provider = (name: string) => getProvider(name, ctx);
+
+  async function provisionCluster(req: ProvisionRequest & { provider: string }): Promise<ClusterHandle> {
+    return mapProviderErrors(() => provider(req.provider).provision(req));
+  }
+
+  async function syncWorkdir(req: { handle: ClusterHandle; localDir: string }): Promise<void> {
+    await mapProviderErrors(async () => {
+      const p = provider(req.handle.provider);
+      await Promise.all(req.handle.nodes.map((n) => p.runner(req.handle, n).upload(req.localDir, 'sky_workdir')));
+    });
+  }
+
+  async function queryCluster(handle: ClusterHandle): Promise<NodeStatus[]> {
+    return mapProviderErrors(() => provider(handle.provider).query(handle));
+  }
+
+  async function stopCluster(handle: ClusterHandle): Promise<void> {
+    await mapProviderErrors(async () => {
+      const p = provider(handle.provider);
+      if (p.stop) await p.stop(handle);
+    });
+  }
+
+  async function startCluster(handle: ClusterHandle): Promise<ClusterHandle> {
+    return mapProviderErrors(async () => {
+      const p = provider(handle.provider);
+      return p.start ? p.start(handle) : handle;
+    });
+  }
+
+  async function terminateCluster(handle: ClusterHandle): Promise<void> {
+    await mapProviderErrors(() => provider(handle.provider).terminate(handle));
+  }
+
+  async function signalJob(req: { handle: ClusterHandle; key: string; signal: 'SIGTERM' | 'SIGKILL' }): Promise<void> {
+    await mapProviderErrors(async () => {
+      const p = provider(req.handle.provider);
+      await Promise.all(req.handle.nodes.map((n) => p.runner(req.handle, n).signal(req.key, req.signal)));
+    });
+  }
+
+  /**
+   * Starts (or re-attaches to) a detached job on each node and waits for all of them.
+   * Gang semantics: the first node to fail stops the others. A retried attempt after a
+   * worker crash finds the job already started and only watches it.
+   */
+  async function runOnNodes(req: RunOnNodesRequest): Promise<RunOnNodesResult> {
+    return mapProviderErrors(async () => {
+      const p = provider(req.handle.provider);
+      const secrets = openAll(loadSecretKey(ctx.home), req.sealedSecrets);
+      const runners: CommandRunner[] = req.ranks.map((rank) => {
+        const node = req.handle.nodes.find((n) => n.rank === rank);
+        if (!node) throw ApplicationFailure.nonRetryable(`node ${rank} is not part of the cluster`, FAILURE_TYPES.config);
+        return p.runner(req.handle, node);
+      });
+      await Promise.all(
+        runners.map((r, i) =>
+          r.startDetached({ key: req.key, script: req.script, env: { ...req.envByRank[i], ...secrets }, cwd: req.cwd }),
+        ),
+      );
+      const activity = Context.current();
+      const started = Date.now();
+      const exitCodes: (number | null)[] = req.ranks.map(() => null);
+      const done = req.ranks.map(() => false);
+      let stoppingOthers = false;
+      try {
+        while (done.includes(false)) {
+          const states = await Promise.all(runners.map((r) => r.status(req.key)));
+          let lost = false;
+          states.forEach((s: DetachedJobState, i) => {
+            if (done[i]) return;
+            if (s.state === 'exited') {
+              done[i] = true;
+              exitCodes[i] = s.exitCode;
+            } else if (s.state === 'lost' || s.state === 'unknown') {
+              done[i] = true;
+              lost = true;
+            }
+          });
+          if (lost) {
+            const nodes = await p.query(req.handle);
+            const gone = nodes.filter((n) => n.state === 'gone');
+            if (gone.length > 0) {
+              await Promise.all(runners.map((r) => r.signal(req.key, 'SIGKILL')));
+              throw ApplicationFailure.create({
+                type: FAILURE_TYPES.preempted,
+                message: `node ${gone.map((n) => n.rank).join(', ')} is gone (${gone[0]?.reason ?? 'unknown'})`,
+                nonRetryable: true,
+                details: [gone],
+              });
+            }
+          }
+          const failed = exitCodes.some((c, i) => done[i] && c !== 0);
+          if (failed && !stoppingOthers && done.includes(false)) {
+            stoppingOthers = true;
+            await Promise.all(runners.map((r, i) => (done[i] ? undefined : r.signal(req.key, 'SIGTERM'))));
+          }
+          if (!done.includes(false)) break;
+          activity.heartbeat({ key: req.key });
+          await activity.sleep(pollDelayMs(Date.now() - started));
+        }
+      } catch (err) {
+        if (err instanceof CancelledFailure) {
+          await Promise.all(runners.map((r) => r.signal(req.key, 'SIGTERM')));
+        }
+        throw err;
+      }
+      await Promise.all(
+        runners.map((r, i) => archiveLog(r, archivedLogPath(ctx.home, req.handle.clusterName, req.key, req.ranks[i]!), req.key).catch(() => undefined)),
+      );
+      return { exitCodes };
+    });
+  }
+
+  return {
+    provisionCluster,
+    syncWorkdir,
+    queryCluster,
+    stopCluster,
+    startCluster,
+    terminateCluster,
+    signalJob,
+    runOnNodes,
+  };
+}
+
+export type ClusterActivities = ReturnType<typeof createClusterActivities>;

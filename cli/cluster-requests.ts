@@ -1,0 +1,70 @@
+// From a validated task to the messages the cluster workflow takes.
+import os from 'node:os';
+import type { ResourceRequest, TaskSpec } from '../core/task.js';
+import { loadSecretKey, sealAll } from '../activities/secret-box.js';
+import { providerNames } from '../providers/registry.js';
+import type { ClusterWorkflowInput, JobRequest } from '../workflows/cluster-types.js';
+import { UserError } from './errors.js';
+
+export function currentUser(): string {
+  return process.env.PETREL_USER || os.userInfo().username;
+}
+
+/** The first candidate Petrel can serve; the managed-job optimizer does the full walk. */
+export function chooseResources(task: TaskSpec, where: string): ResourceRequest & { cloud: string } {
+  const supported = providerNames();
+  for (const candidate of task.resources.candidates) {
+    const cloud = candidate.cloud ?? 'local';
+    if (supported.includes(cloud)) return { ...candidate, cloud };
+  }
+  const asked = [...new Set(task.resources.candidates.map((c) => c.cloud ?? 'local'))].join(', ');
+  throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
+}
+
+export function describeResources(r: ResourceRequest & { cloud: string }, numNodes: number): string {
+  const parts = [`${r.cloud}${r.region ? '/' + r.region : ''}${r.zone ? '/' + r.zone : ''}`, `${numNodes}x node`];
+  for (const [name, count] of Object.entries(r.accelerators ?? {})) parts.push(`${name}:${count}`);
+  if (r.cpus) parts.push(`cpus=${r.cpus.value}${r.cpus.orMore ? '+' : ''}`);
+  if (r.memoryGb) parts.push(`mem=${r.memoryGb.value}${r.memoryGb.orMore ? '+' : ''}GB`);
+  if (r.useSpot) parts.push('spot');
+  return parts.join(', ');
+}
+
+export function clusterInput(
+  clusterName: string,
+  task: TaskSpec,
+  r: ResourceRequest & { cloud: string },
+  autostop: { idleMinutes: number; down: boolean } | undefined,
+): ClusterWorkflowInput {
+  return {
+    clusterName,
+    provider: r.cloud,
+    region: r.region,
+    zone: r.zone,
+    numNodes: task.numNodes,
+    useSpot: r.useSpot,
+    accelerators: r.accelerators,
+    resourcesSummary: describeResources(r, task.numNodes),
+    autostop,
+    user: currentUser(),
+  };
+}
+
+export function jobRequest(home: string, task: TaskSpec, r: ResourceRequest, withSetup: boolean): JobRequest {
+  const secrets = Object.fromEntries(Object.entries(task.secrets).filter((e): e is [string, string] => e[1] !== null));
+  const envs = Object.fromEntries(Object.entries(task.envs).filter((e): e is [string, string] => e[1] !== null));
+  return {
+    name: task.name,
+    setup: withSetup ? task.setup : undefined,
+    run: task.run,
+    envs,
+    sealedSecrets: Object.keys(secrets).length > 0 ? sealAll(loadSecretKey(home), secrets) : {},
+    workdir: typeof task.workdir === 'string' ? task.workdir : undefined,
+    numNodes: task.numNodes,
+    gpusPerNode: Object.values(r.accelerators ?? {})[0] ?? 0,
+  };
+}
+
+export function generatedClusterName(): string {
+  return `petrel-${Math.random().toString(16).slice(2, 6)}-${currentUser().toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || 'user'}`;
+}

@@ -1,0 +1,32 @@
+// Every command handler gets an injected context and returns its exit code; errors a user can
+// act on print as one line, anything else as a short message (stack only with PETREL_DEBUG=1).
+import { CliContext } from './context.js';
+import { UserError } from './errors.js';
+
+export type Handler<A extends unknown[]> = (ctx: CliContext, ...args: A) => Promise<number | void>;
+
+export function action<A extends unknown[]>(handler: Handler<A>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const ctx = new CliContext();
+    let code = 0;
+    try {
+      code = (await handler(ctx, ...args)) ?? 0;
+    } catch (err) {
+      code = reportError(ctx, err);
+    } finally {
+      await ctx.close().catch(() => undefined);
+    }
+    process.exitCode = code;
+  };
+}
+
+export function reportError(ctx: CliContext, err: unknown): number {
+  if (err instanceof UserError) {
+    ctx.note(`petrel: ${err.message}`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  ctx.note(`petrel: ${message}`);
+  if (process.env.PETREL_DEBUG && err instanceof Error && err.stack) ctx.note(err.stack);
+  return 1;
+}

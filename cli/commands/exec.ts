@@ -1,0 +1,29 @@
+// `petrel exec CLUSTER [YAML|CMD]`: run a task on an existing cluster (no provisioning, no setup).
+import type { Command } from 'commander';
+import { submitJobUpdate } from '../../workflows/cluster-messages.js';
+import { clusterHandle, clusterView } from '../cluster-client.js';
+import { chooseResources, jobRequest } from '../cluster-requests.js';
+import { action } from '../command.js';
+import type { CliContext } from '../context.js';
+import { submitJob } from '../submit.js';
+import { addTaskFlags, loadTask, type TaskFlags } from '../task-input.js';
+
+export function registerExec(program: Command): void {
+  addTaskFlags(
+    program
+      .command('exec')
+      .description("run a task on an existing cluster's job queue (skips provisioning and setup)")
+      .argument('<cluster>', 'cluster name')
+      .argument('[entrypoint]', 'task YAML file, or a command to run')
+      .option('-d, --detach-run', 'return once the job is submitted'),
+  ).action(action(exec));
+}
+
+async function exec(ctx: CliContext, cluster: string, entrypoint: string | undefined, flags: TaskFlags & { detachRun?: boolean }): Promise<number> {
+  const { task, file } = loadTask(entrypoint, flags, 'exec');
+  const resources = chooseResources(task, file ?? 'command line');
+  const client = await ctx.client();
+  await clusterView(client, cluster); // a clear error if there is no such cluster
+  const request = jobRequest(ctx.home, task, resources, false);
+  return submitJob(ctx, cluster, !!flags.detachRun, () => clusterHandle(client, cluster).executeUpdate(submitJobUpdate, { args: [request] }));
+}

@@ -1,0 +1,53 @@
+// What every command gets: where Petrel lives, how to print, and a Temporal client that
+// is connected (and the embedded server started) only when a command first asks for it.
+import type { Client } from '@temporalio/client';
+import { petrelHome, temporalConfigFromEnv, type TemporalConfig } from '../workers/temporal-config.js';
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export class CliContext {
+  readonly home = petrelHome();
+  private clientPromise?: Promise<Client>;
+  private configValue?: TemporalConfig;
+
+  constructor(readonly io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }) {}
+
+  get config(): TemporalConfig {
+    this.configValue ??= temporalConfigFromEnv();
+    return this.configValue;
+  }
+
+  line(text = ''): void {
+    this.io.out(`${text}\n`);
+  }
+
+  note(text: string): void {
+    this.io.err(`${text}\n`);
+  }
+
+  client(): Promise<Client> {
+    this.clientPromise ??= this.connect();
+    return this.clientPromise;
+  }
+
+  private async connect(): Promise<Client> {
+    const config = this.config;
+    if (config.embedded) {
+      const { ensureEmbedded } = await import('./embedded/server.js');
+      const started = await ensureEmbedded(this.home, (l) => this.note(l));
+      if (started.length > 0) this.note(`Started ${started.join(' and ')} in the background (petrel server status).`);
+    }
+    const { Client, Connection } = await import('@temporalio/client');
+    const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+    return new Client({ connection, namespace: config.namespace });
+  }
+
+  async close(): Promise<void> {
+    if (!this.clientPromise) return;
+    const client = await this.clientPromise.catch(() => undefined);
+    await client?.connection.close();
+  }
+}

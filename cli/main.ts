@@ -1,0 +1,25 @@
+// The `petrel` command.
+import { Command } from 'commander';
+import { registerCancel } from './commands/cancel.js';
+import { registerCheck } from './commands/check.js';
+import { registerDebug } from './commands/debug.js';
+import { registerDown } from './commands/down.js';
+import { registerExec } from './commands/exec.js';
+import { registerLaunch } from './commands/launch.js';
+import { registerLogs } from './commands/logs.js';
+import { registerQueue } from './commands/queue.js';
+import { registerServer } from './commands/server.js';
+import { registerStatus } from './commands/status.js';
+import { registerValidate } from './commands/validate.js';
+
+const program = new Command('petrel')
+  .description('Run AI jobs on any infrastructure; every launch is a durable Temporal workflow.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `petrel: ${str.slice(7)}` : str) });
+
+for (const register of [registerLaunch, registerExec, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerValidate, registerServer, registerDebug]) {
+  register(program);
+}
+
+await program.parseAsync(process.argv);

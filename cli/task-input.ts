@@ -1,0 +1,160 @@
+// Turns `petrel launch|exec [YAML|CMD] [flags]` into a validated task, or a UserError that
+// names the file, line and field. Nothing is submitted before this succeeds.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { applyOverrides, assertReadyToLaunch, parseTaskYaml, taskFromCommand, TaskSpecError, type TaskOverrides } from '../core/spec/index.js';
+import type { TaskSpec } from '../core/task.js';
+import { UserError } from './errors.js';
+
+export interface TaskFlags {
+  name?: string;
+  workdir?: string;
+  numNodes?: string;
+  env?: string[];
+  secret?: string[];
+  infra?: string;
+  cloud?: string;
+  region?: string;
+  zone?: string;
+  gpus?: string;
+  cpus?: string;
+  memory?: string;
+  instanceType?: string;
+  useSpot?: boolean;
+  diskSize?: string;
+  diskTier?: string;
+  ports?: string[];
+  imageId?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addTaskFlags(cmd: Command): Command {
+  return cmd
+    .option('-n, --name <name>', 'task name')
+    .option('--workdir <dir>', 'directory synced to every node (~/sky_workdir)')
+    .option('--num-nodes <n>', 'number of nodes')
+    .option('--env <KEY=VALUE>', 'environment variable; KEY alone takes it from your environment (repeatable)', collect)
+    .option('--secret <KEY=VALUE>', 'secret env var, never logged (repeatable)', collect)
+    .option('--infra <infra>', 'where to run: local, local/<region>, ssh/<pool>, aws/<region>, ...')
+    .option('--cloud <cloud>', 'legacy form of --infra')
+    .option('--region <region>', 'legacy form of --infra')
+    .option('--zone <zone>', 'legacy form of --infra')
+    .option('--gpus <spec>', 'accelerators, e.g. A100:8')
+    .option('--cpus <n>', 'vCPUs per node: 4 or 4+')
+    .option('--memory <gb>', 'memory per node in GB: 16 or 16+')
+    .option('-t, --instance-type <type>', 'instance type')
+    .option('--use-spot', 'use spot instances')
+    .option('--no-use-spot', 'use on-demand instances')
+    .option('--disk-size <gb>', 'OS disk size in GB')
+    .option('--disk-tier <tier>', 'low|medium|high|ultra|best')
+    .option('--ports <ports>', 'ports to open (repeatable)', collect)
+    .option('--image-id <image>', 'machine or container image');
+}
+
+function keyValues(flag: string, items: string[] | undefined): Record<string, string> | undefined {
+  if (!items) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UserError(`${flag}: '${key}' is not a valid variable name`);
+    if (eq >= 0) out[key] = item.slice(eq + 1);
+    else if (process.env[key] !== undefined) out[key] = process.env[key]!;
+    else throw new UserError(`${flag} ${key}: not set in your environment; use ${flag} ${key}=VALUE`);
+  }
+  return out;
+}
+
+export function overridesFromFlags(flags: TaskFlags): TaskOverrides {
+  let numNodes: number | undefined;
+  if (flags.numNodes !== undefined) {
+    numNodes = Number(flags.numNodes);
+    if (!Number.isInteger(numNodes) || numNodes < 1) throw new UserError(`--num-nodes: '${flags.numNodes}' is not a positive whole number`);
+  }
+  return {
+    name: flags.name,
+    workdir: flags.workdir,
+    numNodes,
+    envs: keyValues('--env', flags.env),
+    secrets: keyValues('--secret', flags.secret),
+    infra: flags.infra,
+    cloud: flags.cloud,
+    region: flags.region,
+    zone: flags.zone,
+    gpus: flags.gpus,
+    cpus: flags.cpus,
+    memory: flags.memory,
+    instanceType: flags.instanceType,
+    useSpot: flags.useSpot,
+    diskSize: flags.diskSize,
+    diskTier: flags.diskTier,
+    ports: flags.ports,
+    imageId: flags.imageId,
+  };
+}
+
+export interface LoadedTask {
+  task: TaskSpec;
+  /** the YAML file, or undefined for a bare command */
+  file?: string;
+}
+
+function looksLikeYamlPath(arg: string): boolean {
+  return /\.ya?ml$/i.test(arg.trim()) && !/\s/.test(arg.trim());
+}
+
+/** Parse errors become UserErrors whose message lists every error with file:line:col. */
+export function specErrorsToUserError(err: unknown): never {
+  if (err instanceof TaskSpecError) throw new UserError(err.message);
+  throw err;
+}
+
+export function loadTasks(entrypoint: string): { tasks: TaskSpec[]; pipelineName?: string; file: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(entrypoint, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${entrypoint}: no such file` : `${entrypoint}: cannot read: ${(err as Error).message}`);
+  }
+  try {
+    const parsed = parseTaskYaml(text, entrypoint);
+    return { tasks: parsed.tasks, pipelineName: parsed.pipelineName, file: entrypoint };
+  } catch (err) {
+    specErrorsToUserError(err);
+  }
+}
+
+export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what: string): LoadedTask {
+  let task: TaskSpec;
+  let file: string | undefined;
+  if (entrypoint === undefined) throw new UserError(`${what}: give a task YAML file or a command to run`);
+  if (looksLikeYamlPath(entrypoint) || fs.existsSync(entrypoint)) {
+    const loaded = loadTasks(entrypoint);
+    if (loaded.tasks.length !== 1) {
+      throw new UserError(`${entrypoint}: holds a pipeline of ${loaded.tasks.length} tasks; ${what} runs one task (pipelines run as managed jobs)`);
+    }
+    task = loaded.tasks[0]!;
+    file = entrypoint;
+  } else {
+    task = taskFromCommand(entrypoint);
+  }
+  try {
+    task = applyOverrides(task, overridesFromFlags(flags));
+    assertReadyToLaunch(task, file ?? 'command line');
+  } catch (err) {
+    specErrorsToUserError(err);
+  }
+  if (typeof task.workdir === 'string') {
+    const dir = path.resolve(task.workdir);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new UserError(`${file ?? '--workdir'}: workdir: '${task.workdir}' is not a directory`);
+    }
+    task = { ...task, workdir: dir };
+  } else if (task.workdir) {
+    throw new UserError(`${file}: workdir: git workdirs (url/ref) are not supported by Petrel yet; use a local directory`);
+  }
+  return { task, file };
+}

@@ -1,0 +1,51 @@
+// States of a cluster and of the jobs on its queue (SkyPilot's ClusterStatus / JobStatus).
+
+export type ClusterStatus = 'INIT' | 'UP' | 'STOPPED' | 'TERMINATING' | 'TERMINATED';
+
+export type ClusterJobStatus =
+  | 'PENDING'
+  | 'SETTING_UP'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'FAILED_SETUP'
+  | 'FAILED_DRIVER'
+  | 'CANCELLED';
+
+export const TERMINAL_JOB_STATUSES: readonly ClusterJobStatus[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'FAILED_SETUP',
+  'FAILED_DRIVER',
+  'CANCELLED',
+];
+
+export function isTerminalJobStatus(s: ClusterJobStatus): boolean {
+  return TERMINAL_JOB_STATUSES.includes(s);
+}
+
+/** Where a cluster's nodes live: enough for any process to reach them again. */
+export interface ClusterHandle {
+  provider: string;
+  clusterName: string;
+  region?: string;
+  zone?: string;
+  nodes: NodeHandle[];
+}
+
+export interface NodeHandle {
+  rank: number;
+  id: string;
+  ip: string;
+  /** provider-specific data (e.g. a local directory, an instance id); plain JSON */
+  data: Record<string, string>;
+}
+
+export type NodeState = 'up' | 'stopped' | 'gone';
+export type GoneReason = 'preempted' | 'terminated' | 'unreachable';
+
+export interface NodeStatus {
+  rank: number;
+  state: NodeState;
+  reason?: GoneReason;
+}

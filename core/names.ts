@@ -1,0 +1,14 @@
+// Names and ids that several layers must agree on.
+
+export const TASK_QUEUE = 'petrel';
+
+export const CLUSTER_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function clusterWorkflowId(clusterName: string): string {
+  return `cluster/${clusterName}`;
+}
+
+export function validateClusterName(name: string): string | undefined {
+  if (CLUSTER_NAME_PATTERN.test(name)) return undefined;
+  return `invalid cluster name '${name}': use lower-case letters, digits and '-', starting with a letter, at most 63 characters`;
+}

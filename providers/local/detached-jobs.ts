@@ -1,0 +1,162 @@
+// Detached jobs on a local node: a process group that outlives the worker that started it,
+// with its output in a log file and its exit code in a file, so any later process can find,
+// follow or signal it. The job directory is created with an exclusive mkdir: a second start
+// of the same key attaches instead of running the job twice.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DetachedJobSpec, DetachedJobState, LogChunk } from '../types.js';
+
+const LOG = 'output.log';
+const PID = 'pid';
+const EXIT = 'exit_code';
+const SCRIPT = 'script.sh';
+/** How long a job dir without a pid file counts as "still starting". */
+const START_GRACE_MS = 5000;
+
+// The wrapper records its own pid first (so the pid exists whenever the job does), traps
+// TERM so a cancelled job still records 143, and writes the exit code atomically.
+function wrapperScript(dir: string, cwd: string): string {
+  return [
+    `cd ${shellQuote(dir)}`,
+    'echo $$ > pid.tmp && mv pid.tmp pid',
+    "trap 'petrel_signalled=1' TERM INT HUP",
+    `(cd ${shellQuote(cwd)} && exec bash ${shellQuote(path.join(dir, SCRIPT))})`,
+    'code=$?',
+    'printf %s "$code" > exit_code.tmp && mv exit_code.tmp exit_code',
+  ].join('\n');
+}
+
+export function jobDir(jobsRoot: string, key: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(key)) throw new Error(`invalid job key '${key}'`);
+  return path.join(jobsRoot, key);
+}
+
+export async function startDetachedJob(
+  jobsRoot: string,
+  nodeHome: string,
+  spec: DetachedJobSpec,
+): Promise<{ alreadyStarted: boolean }> {
+  const dir = jobDir(jobsRoot, spec.key);
+  fs.mkdirSync(jobsRoot, { recursive: true });
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { alreadyStarted: true };
+    throw err;
+  }
+  fs.writeFileSync(path.join(dir, SCRIPT), spec.script);
+  const cwd = path.join(nodeHome, spec.cwd ?? '.');
+  fs.mkdirSync(cwd, { recursive: true });
+  const log = fs.openSync(path.join(dir, LOG), 'a');
+  try {
+    const child = spawn('bash', ['-c', wrapperScript(dir, cwd)], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? nodeHome, ...spec.env },
+    });
+    child.on('error', () => undefined);
+    child.unref();
+  } finally {
+    fs.closeSync(log);
+  }
+  return { alreadyStarted: false };
+}
+
+export function detachedJobState(jobsRoot: string, key: string): DetachedJobState {
+  const dir = jobDir(jobsRoot, key);
+  const exit = readText(path.join(dir, EXIT));
+  if (exit !== undefined) return { state: 'exited', exitCode: Number.parseInt(exit, 10) };
+  const pid = readPid(dir);
+  if (pid !== undefined) return groupAlive(pid) ? { state: 'running' } : { state: 'lost' };
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return { state: 'unknown' };
+  }
+  return Date.now() - stat.mtimeMs < START_GRACE_MS ? { state: 'running' } : { state: 'lost' };
+}
+
+export function readJobLog(jobsRoot: string, key: string, offset: number, maxBytes = 1 << 20): LogChunk {
+  const file = path.join(jobDir(jobsRoot, key), LOG);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return { data: '', nextOffset: offset };
+  }
+  try {
+    const buf = Buffer.alloc(maxBytes);
+    const n = fs.readSync(fd, buf, 0, maxBytes, offset);
+    const end = completeUtf8Length(buf, n);
+    return { data: buf.subarray(0, end).toString('utf8'), nextOffset: offset + end };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Bytes of buf[0..n) that end on a UTF-8 character boundary, so no chunk splits a character. */
+function completeUtf8Length(buf: Buffer, n: number): number {
+  for (let back = 1; back <= Math.min(3, n); back++) {
+    const byte = buf[n - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
+    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+export function signalDetachedJob(jobsRoot: string, key: string, signal: NodeJS.Signals): void {
+  const pid = readPid(jobDir(jobsRoot, key));
+  if (pid !== undefined) killGroup(pid, signal);
+}
+
+/** Every job on a node: used to stop or reclaim the whole node. */
+export function killAllJobs(jobsRoot: string, signal: NodeJS.Signals): void {
+  let keys: string[];
+  try {
+    keys = fs.readdirSync(jobsRoot);
+  } catch {
+    return;
+  }
+  for (const key of keys) {
+    const pid = readPid(path.join(jobsRoot, key));
+    if (pid !== undefined) killGroup(pid, signal);
+  }
+}
+
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function readPid(dir: string): number | undefined {
+  const text = readText(path.join(dir, PID));
+  const pid = text === undefined ? NaN : Number.parseInt(text, 10);
+  return Number.isFinite(pid) && pid > 1 ? pid : undefined;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

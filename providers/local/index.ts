@@ -1,0 +1,99 @@
+// The local provider: the embedded default. A node is a directory under $PETREL_HOME and
+// its jobs are local process groups, so every provider path (provision, detached jobs,
+// preemption, teardown) can be exercised on one machine without any cloud.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
+import type { CheckResult, Provider, ProvisionRequest } from '../types.js';
+import { killAllJobs } from './detached-jobs.js';
+import { clusterDir, GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER } from './paths.js';
+import { LocalRunner } from './runner.js';
+
+export const DEFAULT_LOCAL_REGION = 'local';
+
+export interface LocalProviderOptions {
+  home: string;
+}
+
+export class LocalProvider implements Provider {
+  readonly name = 'local';
+
+  constructor(private readonly opts: LocalProviderOptions) {}
+
+  async check(): Promise<CheckResult> {
+    return { provider: this.name, enabled: true, detail: `nodes are directories under ${clusterDir(this.opts.home, '')}` };
+  }
+
+  async provision(req: ProvisionRequest): Promise<ClusterHandle> {
+    const nodes: NodeHandle[] = [];
+    for (let rank = 0; rank < req.numNodes; rank++) {
+      const dir = nodeDir(this.opts.home, req.clusterName, rank);
+      fs.mkdirSync(path.join(dir, 'home'), { recursive: true });
+      // Resuming a stopped node; a gone node stays gone until the cluster is torn down.
+      fs.rmSync(path.join(dir, STOPPED_MARKER), { force: true });
+      nodes.push({ rank, id: `${req.clusterName}-${rank}`, ip: '127.0.0.1', data: { dir } });
+    }
+    return {
+      provider: this.name,
+      clusterName: req.clusterName,
+      region: req.region ?? DEFAULT_LOCAL_REGION,
+      zone: req.zone,
+      nodes,
+    };
+  }
+
+  async query(handle: ClusterHandle): Promise<NodeStatus[]> {
+    return handle.nodes.map((node) => {
+      const dir = this.dirOf(handle, node);
+      if (fs.existsSync(path.join(dir, GONE_MARKER))) return { rank: node.rank, state: 'gone', reason: 'preempted' };
+      if (!fs.existsSync(dir)) return { rank: node.rank, state: 'gone', reason: 'terminated' };
+      if (fs.existsSync(path.join(dir, STOPPED_MARKER))) return { rank: node.rank, state: 'stopped' };
+      return { rank: node.rank, state: 'up' };
+    });
+  }
+
+  async stop(handle: ClusterHandle): Promise<void> {
+    for (const node of handle.nodes) {
+      const dir = this.dirOf(handle, node);
+      if (!fs.existsSync(dir)) continue;
+      killAllJobs(path.join(dir, JOBS_DIR), 'SIGKILL');
+      fs.writeFileSync(path.join(dir, STOPPED_MARKER), new Date().toISOString());
+    }
+  }
+
+  async start(handle: ClusterHandle): Promise<ClusterHandle> {
+    for (const node of handle.nodes) fs.rmSync(path.join(this.dirOf(handle, node), STOPPED_MARKER), { force: true });
+    return handle;
+  }
+
+  async terminate(handle: ClusterHandle): Promise<void> {
+    const root = clusterDir(this.opts.home, handle.clusterName);
+    for (const node of handle.nodes) killAllJobs(path.join(this.dirOf(handle, node), JOBS_DIR), 'SIGKILL');
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+
+  runner(handle: ClusterHandle, node: NodeHandle): LocalRunner {
+    return new LocalRunner(this.dirOf(handle, node));
+  }
+
+  /**
+   * What a cloud reclaiming a spot machine looks like: every process on the node dies at
+   * once and the node reports gone/preempted from then on.
+   */
+  async preempt(handle: ClusterHandle, ranks?: number[]): Promise<number[]> {
+    const hit: number[] = [];
+    for (const node of handle.nodes) {
+      if (ranks && !ranks.includes(node.rank)) continue;
+      const dir = this.dirOf(handle, node);
+      if (!fs.existsSync(dir)) continue;
+      fs.writeFileSync(path.join(dir, GONE_MARKER), new Date().toISOString());
+      killAllJobs(path.join(dir, JOBS_DIR), 'SIGKILL');
+      hit.push(node.rank);
+    }
+    return hit;
+  }
+
+  private dirOf(handle: ClusterHandle, node: NodeHandle): string {
+    return node.data.dir ?? nodeDir(this.opts.home, handle.clusterName, node.rank);
+  }
+}

@@ -1,0 +1,20 @@
+// Where the local provider keeps a cluster: one directory per node, so a "machine" is a
+// folder and a reclaimed machine is a folder marked gone.
+import path from 'node:path';
+
+export function clustersRoot(home: string): string {
+  return path.join(home, 'local', 'clusters');
+}
+
+export function clusterDir(home: string, clusterName: string): string {
+  return path.join(clustersRoot(home), clusterName);
+}
+
+export function nodeDir(home: string, clusterName: string, rank: number): string {
+  return path.join(clusterDir(home, clusterName), `node-${rank}`);
+}
+
+export const NODE_HOME = 'home';
+export const JOBS_DIR = 'jobs';
+export const GONE_MARKER = 'GONE';
+export const STOPPED_MARKER = 'STOPPED';

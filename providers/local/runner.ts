@@ -1,0 +1,61 @@
+// Command runner for a local node: commands run in the node's home directory.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CommandRunner, DetachedJobSpec, RunResult } from '../types.js';
+import { detachedJobState, readJobLog, signalDetachedJob, startDetachedJob } from './detached-jobs.js';
+import { JOBS_DIR, NODE_HOME } from './paths.js';
+
+/** Workdir sync skips what is never worth copying to a node. */
+const SKIPPED_NAMES = new Set(['.git', 'node_modules', '__pycache__', '.petrel']);
+
+export class LocalRunner implements CommandRunner {
+  private readonly home: string;
+  private readonly jobs: string;
+
+  constructor(nodeDir: string) {
+    this.home = path.join(nodeDir, NODE_HOME);
+    this.jobs = path.join(nodeDir, JOBS_DIR);
+  }
+
+  run(command: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    fs.mkdirSync(this.home, { recursive: true });
+    return new Promise((resolve) => {
+      execFile(
+        'bash',
+        ['-c', command],
+        { cwd: this.home, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs, maxBuffer: 64 << 20 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({ exitCode: code, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  async upload(localDir: string, remoteDir: string): Promise<void> {
+    const dest = path.join(this.home, remoteDir);
+    await fs.promises.mkdir(dest, { recursive: true });
+    await fs.promises.cp(localDir, dest, {
+      recursive: true,
+      force: true,
+      filter: (src) => !SKIPPED_NAMES.has(path.basename(src)) || src === localDir,
+    });
+  }
+
+  async startDetached(spec: DetachedJobSpec) {
+    return startDetachedJob(this.jobs, this.home, spec);
+  }
+
+  async status(key: string) {
+    return detachedJobState(this.jobs, key);
+  }
+
+  async readLog(key: string, offset: number, maxBytes?: number) {
+    return readJobLog(this.jobs, key, offset, maxBytes);
+  }
+
+  async signal(key: string, signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT') {
+    signalDetachedJob(this.jobs, key, signal);
+  }
+}

@@ -1,0 +1,22 @@
+// The one place that lists providers: adding one is a folder plus a line here.
+import { LocalProvider } from './local/index.js';
+import type { Provider } from './types.js';
+
+export interface ProviderContext {
+  /** $PETREL_HOME */
+  home: string;
+}
+
+const FACTORIES: Record<string, (ctx: ProviderContext) => Provider> = {
+  local: (ctx) => new LocalProvider({ home: ctx.home }),
+};
+
+export function providerNames(): string[] {
+  return Object.keys(FACTORIES);
+}
+
+export function getProvider(name: string, ctx: ProviderContext): Provider {
+  const factory = FACTORIES[name];
+  if (!factory) throw new Error(`unknown infra '${name}'; Petrel supports: ${providerNames().join(', ')}`);
+  return factory(ctx);
+}

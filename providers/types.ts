@@ -1,0 +1,85 @@
+// The one contract every infrastructure implements (after SkyPilot's sky/provision API).
+// Providers know nothing of Temporal: the CLI, tests and activities all call them directly.
+
+import type { ClusterHandle, NodeHandle, NodeStatus } from '../core/cluster-state.js';
+import type { CapacityScope, FailureKind } from '../core/failures.js';
+
+export interface ProvisionRequest {
+  clusterName: string;
+  numNodes: number;
+  region?: string;
+  zone?: string;
+  useSpot: boolean;
+  accelerators?: Record<string, number>;
+  /** stable across retries of the same logical request, so nothing is created twice */
+  idempotencyKey: string;
+}
+
+export interface CheckResult {
+  provider: string;
+  enabled: boolean;
+  detail: string;
+}
+
+export interface Provider {
+  readonly name: string;
+  check(): Promise<CheckResult>;
+  /** Create or resume the cluster's nodes. Idempotent by clusterName. */
+  provision(req: ProvisionRequest): Promise<ClusterHandle>;
+  query(handle: ClusterHandle): Promise<NodeStatus[]>;
+  stop?(handle: ClusterHandle): Promise<void>;
+  start?(handle: ClusterHandle): Promise<ClusterHandle>;
+  /** Idempotent: never fails because something is already gone. */
+  terminate(handle: ClusterHandle): Promise<void>;
+  runner(handle: ClusterHandle, node: NodeHandle): CommandRunner;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface DetachedJobSpec {
+  /** unique per cluster, e.g. "3-run"; starting the same key twice attaches, never reruns */
+  key: string;
+  script: string;
+  env: Record<string, string>;
+  /** working directory relative to the node's home; created if missing */
+  cwd?: string;
+}
+
+export type DetachedJobState =
+  | { state: 'running' }
+  | { state: 'exited'; exitCode: number }
+  /** the process vanished without recording an exit code (node reclaimed, killed) */
+  | { state: 'lost' }
+  | { state: 'unknown' };
+
+export interface LogChunk {
+  data: string;
+  nextOffset: number;
+}
+
+export interface CommandRunner {
+  run(command: string, opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult>;
+  /** Copy a local directory to `remoteDir` (relative to the node home) */
+  upload(localDir: string, remoteDir: string): Promise<void>;
+  /** Starts the job, or reports that it had already been started. */
+  startDetached(spec: DetachedJobSpec): Promise<{ alreadyStarted: boolean }>;
+  status(key: string): Promise<DetachedJobState>;
+  readLog(key: string, offset: number, maxBytes?: number): Promise<LogChunk>;
+  signal(key: string, signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT'): Promise<void>;
+}
+
+/** A typed provider error; activities map `kind` onto ApplicationFailure types. */
+export class ProviderError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    readonly scope?: CapacityScope,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}

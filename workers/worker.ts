@@ -1,0 +1,43 @@
+// The Petrel worker: one process that runs every workflow and activity on task queue `petrel`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createClusterActivities } from '../activities/cluster-activities.js';
+import { TASK_QUEUE } from '../core/names.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+import { petrelHome, temporalConfigFromEnv } from './temporal-config.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The prebuilt bundle when `npm run build` made one; bundling at start-up costs seconds. */
+function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = path.join(here, '..', 'workflow-bundle.js');
+  if (fs.existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: path.join(here, '..', 'workflows', 'index.js') };
+}
+
+export async function runWorker(opts: { onReady?: () => void } = {}): Promise<void> {
+  const config = temporalConfigFromEnv();
+  const home = petrelHome();
+  const connection = await NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+  try {
+    const added = await ensureSearchAttributes(connection, config.namespace);
+    if (added.length > 0) console.error(`petrel worker: registered search attributes ${added.join(', ')}`);
+    const worker = await Worker.create({
+      connection,
+      namespace: config.namespace,
+      taskQueue: TASK_QUEUE,
+      ...workflowSource(),
+      activities: createClusterActivities({ home }),
+      // Lets a run activity notice the shutdown and leave the job running for the next worker.
+      shutdownGraceTime: '2s',
+      maxConcurrentActivityTaskExecutions: 2000,
+    });
+    console.error(`petrel worker: polling task queue '${TASK_QUEUE}' on ${config.address} (namespace ${config.namespace}), PETREL_HOME=${home}`);
+    opts.onReady?.();
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,66 @@
+// Messages and views of the cluster workflow, shared by the workflow, the worker and the CLI.
+import type { ClusterHandle, ClusterJobStatus, ClusterStatus } from '../core/cluster-state.js';
+
+export interface ClusterWorkflowInput {
+  clusterName: string;
+  provider: string;
+  region?: string;
+  zone?: string;
+  numNodes: number;
+  useSpot: boolean;
+  accelerators?: Record<string, number>;
+  /** one-line description for listings: "local, 2x node, A100:1" */
+  resourcesSummary: string;
+  autostop?: { idleMinutes: number; down: boolean };
+  user: string;
+}
+
+export interface JobRequest {
+  name?: string;
+  setup?: string;
+  run?: string;
+  envs: Record<string, string>;
+  /** values sealed with the Petrel secret key; opened only inside activities */
+  sealedSecrets: Record<string, string>;
+  /** a directory on the worker's machine, synced to every node before the job */
+  workdir?: string;
+  numNodes?: number;
+  gpusPerNode: number;
+}
+
+export interface JobView {
+  id: number;
+  name?: string;
+  status: ClusterJobStatus;
+  taskId: string;
+  numNodes: number;
+  submittedAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  /** per node rank; absent for nodes that never reported */
+  exitCodes?: (number | null)[];
+  /** detached-job keys of each phase on the nodes */
+  logKeys: { setup?: string; run?: string };
+  /** what went wrong, for humans */
+  message?: string;
+}
+
+export interface ClusterView {
+  name: string;
+  status: ClusterStatus;
+  provider: string;
+  region?: string;
+  resourcesSummary: string;
+  handle?: ClusterHandle;
+  launchedAt: string;
+  autostop?: { idleMinutes: number; down: boolean };
+  jobs: JobView[];
+  lastError?: string;
+}
+
+/** State carried across continue-as-new. */
+export interface ClusterCarriedState {
+  view: ClusterView;
+  nextJobId: number;
+  pending: Array<{ id: number; request: JobRequest }>;
+}

@@ -1,0 +1,300 @@
+// The cluster entity workflow (id `cluster/<name>`): provision once, then run the cluster's
+// job queue until `down`, autostop or cancellation; teardown always runs.
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { ClusterActivities } from '../activities/cluster-activities.js';
+import type { ClusterHandle, ClusterJobStatus, ClusterStatus } from '../core/cluster-state.js';
+import { isTerminalJobStatus } from '../core/cluster-state.js';
+import { FAILURE_TYPES } from '../core/failures.js';
+import { clusterJobTaskId, jobEnvForNode } from '../core/job-env.js';
+import { cancelJobUpdate, clusterStatusQuery, downUpdate, setAutostopUpdate, submitJobUpdate } from './cluster-messages.js';
+import type { ClusterCarriedState, ClusterView, ClusterWorkflowInput, JobRequest, JobView } from './cluster-types.js';
+import { clusterSearchAttributes } from './search-attributes.js';
+
+const SHORT: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: nonRetryable() },
+};
+
+// A worker that dies mid-job is noticed after one heartbeat timeout; the retry re-attaches.
+const LONG: ActivityOptions = {
+  startToCloseTimeout: '3650 days',
+  heartbeatTimeout: '10s',
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: nonRetryable() },
+};
+
+// Teardown must eventually succeed: never give up, back off to once a minute.
+const TEARDOWN: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '60s' },
+};
+
+function nonRetryable(): string[] {
+  return [FAILURE_TYPES.capacity, FAILURE_TYPES.quota, FAILURE_TYPES.config, FAILURE_TYPES.preempted, FAILURE_TYPES.userCode];
+}
+
+function activities(options: ActivityOptions, summary?: string) {
+  return proxyActivities<ClusterActivities>(summary ? { ...options, summary } : options);
+}
+
+function nowIso(): string {
+  return new Date(Date.now()).toISOString();
+}
+
+export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: ClusterCarriedState): Promise<ClusterView> {
+  const view: ClusterView = carried?.view ?? {
+    name: input.clusterName,
+    status: 'INIT',
+    provider: input.provider,
+    region: input.region,
+    resourcesSummary: input.resourcesSummary,
+    launchedAt: nowIso(),
+    autostop: input.autostop,
+    jobs: [],
+  };
+  let nextJobId = carried?.nextJobId ?? 1;
+  const pending: Array<{ id: number; request: JobRequest }> = carried?.pending ?? [];
+  let downRequested = false;
+  let running: { id: number; scope: CancellationScope; key?: string } | undefined;
+
+  const setStatus = (status: ClusterStatus) => {
+    view.status = status;
+    upsertSearchAttributes(clusterSearchAttributes(input, status));
+  };
+  const jobById = (id: number) => view.jobs.find((j) => j.id === id);
+
+  setHandler(clusterStatusQuery, () => view);
+
+  setHandler(
+    submitJobUpdate,
+    (request) => {
+      const id = nextJobId++;
+      view.jobs.push({
+        id,
+        name: request.name,
+        status: 'PENDING',
+        taskId: clusterJobTaskId(Date.now(), input.clusterName, id),
+        numNodes: request.numNodes ?? input.numNodes,
+        submittedAt: nowIso(),
+        logKeys: {},
+      });
+      pending.push({ id, request });
+      return { jobId: id };
+    },
+    {
+      validator: (request) => {
+        if (downRequested || view.status === 'TERMINATING' || view.status === 'TERMINATED') {
+          throw new Error(`cluster ${input.clusterName} is being torn down`);
+        }
+        if ((request.numNodes ?? input.numNodes) > input.numNodes) {
+          throw new Error(`the job asks for ${request.numNodes} nodes but cluster ${input.clusterName} has ${input.numNodes}`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    cancelJobUpdate,
+    async (id) => {
+      const job = jobById(id)!;
+      if (isTerminalJobStatus(job.status)) return job;
+      const queued = pending.findIndex((p) => p.id === id);
+      if (queued >= 0) {
+        pending.splice(queued, 1);
+        finishJob(job, 'CANCELLED', 'cancelled before it started');
+        return job;
+      }
+      if (running?.id === id) {
+        job.message = 'cancelled by user';
+        const key = running.key;
+        running.scope.cancel();
+        if (key && view.handle) {
+          // Kill the processes now rather than waiting for the activity to see the cancel.
+          await activities(SHORT, `cancel job ${id}`).signalJob({ handle: view.handle, key, signal: 'SIGTERM' });
+        }
+        await condition(() => isTerminalJobStatus(job.status));
+      }
+      return job;
+    },
+    {
+      validator: (id) => {
+        if (!jobById(id)) throw new Error(`cluster ${input.clusterName} has no job ${id}`);
+      },
+    },
+  );
+
+  setHandler(downUpdate, () => {
+    downRequested = true;
+    running?.scope.cancel();
+  });
+
+  setHandler(setAutostopUpdate, (autostop) => {
+    view.autostop = autostop ?? undefined;
+  });
+
+  function finishJob(job: JobView, status: ClusterJobStatus, message?: string) {
+    job.status = status;
+    job.endedAt = nowIso();
+    if (message && !job.message) job.message = message;
+  }
+
+  async function runPhase(
+    handle: ClusterHandle,
+    job: JobView,
+    request: JobRequest,
+    phase: 'setup' | 'run',
+    script: string,
+  ): Promise<(number | null)[]> {
+    const ranks = handle.nodes.slice(0, job.numNodes).map((n) => n.rank);
+    const nodeIps = handle.nodes.slice(0, job.numNodes).map((n) => n.ip);
+    const key = `${job.id}-${phase}`;
+    job.logKeys[phase] = key;
+    const base = {
+      taskId: job.taskId,
+      clusterName: input.clusterName,
+      cloud: handle.provider,
+      region: handle.region,
+      zone: handle.zone,
+      nodeIps,
+      gpusPerNode: request.gpusPerNode,
+      phase,
+    };
+    const envByRank = ranks.map((_, i) => ({ ...request.envs, ...jobEnvForNode(base, i) }));
+    if (running) running.key = key;
+    const result = await activities(LONG, `${phase} job ${job.id} on ${ranks.length} node(s)`).runOnNodes({
+      handle,
+      key,
+      script,
+      envByRank,
+      sealedSecrets: request.sealedSecrets,
+      cwd: request.workdir ? 'sky_workdir' : undefined,
+      ranks,
+    });
+    return result.exitCodes;
+  }
+
+  async function runJob(handle: ClusterHandle, id: number, request: JobRequest): Promise<void> {
+    const job = jobById(id)!;
+    const scope = new CancellationScope();
+    running = { id, scope };
+    try {
+      await scope.run(async () => {
+        job.startedAt = nowIso();
+        if (request.workdir) {
+          await activities(SHORT, `sync workdir to ${handle.nodes.length} node(s)`).syncWorkdir({ handle, localDir: request.workdir });
+        }
+        if (request.setup) {
+          job.status = 'SETTING_UP';
+          const codes = await runPhase(handle, job, request, 'setup', request.setup);
+          const bad = codes.find((c) => c !== 0);
+          if (bad !== undefined) {
+            job.exitCodes = codes;
+            finishJob(job, 'FAILED_SETUP', `setup exited with ${bad ?? 'no exit code'}`);
+            return;
+          }
+        }
+        job.status = 'RUNNING';
+        const codes = request.run ? await runPhase(handle, job, request, 'run', request.run) : [0];
+        job.exitCodes = codes;
+        if (job.message === 'cancelled by user') finishJob(job, 'CANCELLED');
+        else if (codes.every((c) => c === 0)) finishJob(job, 'SUCCEEDED');
+        else finishJob(job, 'FAILED', `exit code ${codes.find((c) => c !== 0) ?? 'missing (process killed)'}`);
+      });
+    } catch (err) {
+      if (isCancellation(err)) finishJob(job, 'CANCELLED', downRequested ? 'cluster torn down' : 'cancelled by user');
+      else if (failureType(err) === FAILURE_TYPES.preempted) finishJob(job, 'FAILED_DRIVER', `node lost: ${errorMessage(err)}`);
+      else {
+        finishJob(job, 'FAILED_DRIVER', errorMessage(err));
+      }
+    } finally {
+      running = undefined;
+    }
+  }
+
+  let continuing = false;
+  try {
+    if (!view.handle) {
+      setStatus('INIT');
+      view.handle = await activities(SHORT, `provision ${input.provider}${input.region ? '/' + input.region : ''}, ${input.numNodes} node(s)`).provisionCluster({
+        provider: input.provider,
+        clusterName: input.clusterName,
+        numNodes: input.numNodes,
+        region: input.region,
+        zone: input.zone,
+        useSpot: input.useSpot,
+        accelerators: input.accelerators,
+        idempotencyKey: workflowInfo().workflowId,
+      });
+      view.region = view.handle.region;
+      setStatus('UP');
+    }
+    for (;;) {
+      if (downRequested) break;
+      const next = pending.shift();
+      if (next) {
+        if (view.status === 'STOPPED') {
+          view.handle = await activities(SHORT, 'start cluster').startCluster(view.handle);
+          setStatus('UP');
+        }
+        await runJob(view.handle, next.id, next.request);
+        continue;
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        continuing = true;
+        await continueAsNew<typeof clusterWorkflow>(input, { view, nextJobId, pending });
+      }
+      const autostop = view.autostop;
+      const idleMs = autostop && view.status === 'UP' ? autostop.idleMinutes * 60_000 : undefined;
+      const hasWork = () => pending.length > 0 || downRequested;
+      const woke = idleMs === undefined ? await condition(hasWork).then(() => true) : idleMs === 0 ? hasWork() : await condition(hasWork, idleMs);
+      if (woke) continue;
+      if (!autostop) continue;
+      if (autostop.down) break;
+      await activities(SHORT, 'autostop: stop cluster').stopCluster(view.handle);
+      setStatus('STOPPED');
+    }
+  } catch (err) {
+    if (!continuing && !isCancellation(err)) view.lastError = errorMessage(err);
+    throw err;
+  } finally {
+    // continue-as-new hands the live cluster to the next run: nothing to tear down.
+    if (!continuing) await CancellationScope.nonCancellable(async () => {
+      for (const p of pending.splice(0)) finishJob(jobById(p.id)!, 'CANCELLED', 'cluster torn down');
+      setStatus('TERMINATING');
+      if (view.handle) await activities(TEARDOWN, `terminate ${input.provider} cluster ${input.clusterName}`).terminateCluster(view.handle);
+      setStatus('TERMINATED');
+      await condition(allHandlersFinished);
+    });
+  }
+  return view;
+}
+
+function rootCauseOf(err: unknown): unknown {
+  let e = err as { cause?: unknown } | undefined;
+  while (e && typeof e === 'object' && 'cause' in e && e.cause) e = e.cause as { cause?: unknown };
+  return e;
+}
+
+function failureType(err: unknown): string | undefined {
+  const root = rootCauseOf(err);
+  return root instanceof ApplicationFailure ? (root.type ?? undefined) : undefined;
+}
+
+function errorMessage(err: unknown): string {
+  const root = rootCauseOf(err);
+  return root instanceof Error ? root.message : String(root);
+}
