@@ -1,10 +1,13 @@
 // Registers Petrel's search attributes on a namespace that lacks them (a team's own cluster);
 // the embedded server gets them from its start-dev flags instead.
 import type { NativeConnection } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { PETREL_SEARCH_ATTRIBUTES } from '../core/search-attributes.js';
 
-const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+// @temporalio/proto is CommonJS: its namespace object comes through the default export.
+const { temporal } = proto;
+
+const INDEXED: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {
   Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
   Text: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
   Int: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,

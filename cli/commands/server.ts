@@ -46,7 +46,7 @@ async function stop(ctx: CliContext): Promise<number> {
 /** Pollers the server saw on the task queue in the last minute. */
 async function pollers(ctx: CliContext): Promise<number | undefined> {
   const { Connection } = await import('@temporalio/client');
-  const { temporal } = await import('@temporalio/proto');
+  const { temporal } = (await import('@temporalio/proto')).default;
   const connection = await Connection.connect({ address: ctx.config.address, tls: ctx.config.tls, apiKey: ctx.config.apiKey, connectTimeout: 2000 });
   try {
     const res = await connection.workflowService.describeTaskQueue({
