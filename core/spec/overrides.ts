@@ -12,6 +12,7 @@ import { parseCpus, parseDiskSize, parseMemory } from './quantities.js';
 import { dedupe } from './resources.js';
 import { DISK_TIERS } from './resources-schema.js';
 import { parseBool, parseEnum, parseInt_, parseString } from './scalars.js';
+import { assertTaskShape } from './task-shape.js';
 import { parseTaskName } from './task-schema.js';
 
 export interface TaskOverrides {
@@ -114,6 +115,7 @@ function setOrClear<K extends keyof ResourceRequest>(key: K, value: ResourceRequ
 }
 
 function applyUnchecked(task: TaskSpec, overrides: TaskOverrides): TaskSpec {
+  assertTaskShape(task, '<task>');
   const errs = new FlagErrors();
   const o: Partial<Record<keyof TaskOverrides, unknown>> = isPlainObject(overrides) ? overrides : {};
   const t = JSON.parse(JSON.stringify(task)) as TaskSpec;
