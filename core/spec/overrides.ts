@@ -11,7 +11,7 @@ import { isPlainObject, showValue, type Parsed } from './problems.js';
 import { parseCpus, parseDiskSize, parseMemory } from './quantities.js';
 import { dedupe } from './resources.js';
 import { DISK_TIERS } from './resources-schema.js';
-import { parseBool, parseEnum, parseInt_, parseString } from './scalars.js';
+import { parseBool, parseEnum, parseInteger, parseString } from './scalars.js';
 import { assertTaskShape } from './task-shape.js';
 import { parseTaskName } from './task-schema.js';
 
@@ -124,7 +124,7 @@ function applyUnchecked(task: TaskSpec, overrides: TaskOverrides): TaskSpec {
   const name = errs.take('name', 'name', o.name, parseTaskName);
   const workdir = errs.take('workdir', 'workdir', o.workdir, (v) => parseString(v, 'a local directory'));
   const numNodes = errs.take('numNodes', 'num_nodes', o.numNodes, (v) =>
-    parseInt_(typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v, { min: 1, what: 'a positive whole number of nodes' }),
+    parseInteger(typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v, { min: 1, what: 'a positive whole number of nodes' }),
   );
   const envs = readVars(errs, 'envs', o.envs);
   const secrets = readVars(errs, 'secrets', o.secrets);

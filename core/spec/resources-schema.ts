@@ -8,7 +8,7 @@ import { parseCloud, parseInfra, type Location } from './infra.js';
 import { parsePorts } from './ports.js';
 import { fail, isPlainObject, ok, showValue, type Parsed, type Problem } from './problems.js';
 import { parseCpus, parseDiskSize, parseIdleMinutes, parseMemory } from './quantities.js';
-import { parseBool, parseEnum, parseInt_, parseString } from './scalars.js';
+import { parseBool, parseEnum, parseInteger, parseString } from './scalars.js';
 import { field, nested, rejected, scalarOrShape, strictShape } from './zod-kit.js';
 
 export const DISK_TIERS: readonly DiskTier[] = ['low', 'medium', 'high', 'ultra', 'best'];
@@ -87,7 +87,7 @@ function parseStrategy(v: unknown): Parsed<RecoveryStrategy> {
 }
 
 function parseExitCodes(v: unknown): Parsed<number[]> {
-  const one = (x: unknown) => parseInt_(x, { min: 0, max: 255, what: 'an exit code from 0 to 255' });
+  const one = (x: unknown) => parseInteger(x, { min: 0, max: 255, what: 'an exit code from 0 to 255' });
   if (!Array.isArray(v)) {
     const r = one(v);
     return r.ok ? ok([r.value]) : fail(`${r.problems[0]!.message}, or a list of them`);
@@ -106,7 +106,7 @@ function parseExitCodes(v: unknown): Parsed<number[]> {
 const jobRecoveryShape = strictShape(
   {
     strategy: field(parseStrategy),
-    max_restarts_on_errors: field((v) => parseInt_(v, { min: 0 })),
+    max_restarts_on_errors: field((v) => parseInteger(v, { min: 0 })),
     recover_on_exit_codes: field(parseExitCodes),
   },
   { what: 'job_recovery fields' },
@@ -132,7 +132,7 @@ const autostopShape = strictShape(
     down: field(parseBool),
     wait_for: field((v) => parseEnum(v, AUTOSTOP_WAIT_FOR)),
     hook: field((v) => parseString(v, 'a bash script')),
-    hook_timeout: field((v) => parseInt_(v, { min: 1, what: 'a whole number of seconds ≥ 1' })),
+    hook_timeout: field((v) => parseInteger(v, { min: 1, what: 'a whole number of seconds ≥ 1' })),
   },
   { what: 'autostop fields' },
 );
@@ -174,7 +174,7 @@ const singleResourceShape = {
   labels: field(parseLabels),
   job_recovery: jobRecovery,
   autostop,
-  priority: field((v) => parseInt_(v, { min: -1000, max: 1000 })),
+  priority: field((v) => parseInteger(v, { min: -1000, max: 1000 })),
   accelerator_args: rejected('not supported by Petrel yet (TPU accelerator_args are planned)'),
   volumes: rejected('not supported by Petrel yet (per-instance disk volumes are planned); use top-level volumes for named volumes'),
   spot_recovery: rejected("'spot_recovery' is deprecated and not accepted; use 'job_recovery' instead (same values, e.g. job_recovery: FAILOVER)"),

@@ -28,7 +28,7 @@ export interface IntRange {
   what?: string;
 }
 
-export function parseInt_(v: unknown, range: IntRange = {}): Parsed<number> {
+export function parseInteger(v: unknown, range: IntRange = {}): Parsed<number> {
   const what = range.what ?? describeRange(range);
   if (typeof v !== 'number' || !Number.isInteger(v)) return fail(`expected ${what}, got ${showValue(v)}`);
   if ((range.min !== undefined && v < range.min) || (range.max !== undefined && v > range.max)) {

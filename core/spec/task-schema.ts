@@ -5,7 +5,7 @@ import { parseEnvMap } from './env.js';
 import { fileMountsSchema } from './file-mounts.js';
 import { fail, isPlainObject, ok, showValue, type Parsed } from './problems.js';
 import { RESOURCE_FIELD_NAMES, resourcesSchema, TASK_FIELD_NAMES, type ResourcesSpec } from './resources-schema.js';
-import { parseInt_, parseString, parseText } from './scalars.js';
+import { parseInteger, parseString, parseText } from './scalars.js';
 import { field, optionalShape, rejected, required, scalarOrShape, strictShape } from './zod-kit.js';
 
 const TASK_NAME = /^[a-zA-Z0-9]+(?:[._-]{1,2}[a-zA-Z0-9]+)*$/;
@@ -81,7 +81,7 @@ export const taskShape = strictShape(
   {
     name: field(parseTaskName),
     workdir,
-    num_nodes: field((v) => parseInt_(v, { min: 1, what: 'a positive whole number of nodes' })),
+    num_nodes: field((v) => parseInteger(v, { min: 1, what: 'a positive whole number of nodes' })),
     resources: optionalShape(resourcesSchema),
     envs: field((v) => parseEnvMap(v, '--env')),
     secrets: field((v) => parseEnvMap(v, '--secret')),
