@@ -24,6 +24,8 @@ export interface RunOnNodesRequest {
 export interface RunOnNodesResult {
   /** by position in `ranks`; null where the process vanished without an exit code */
   exitCodes: (number | null)[];
+  /** the job's exit code: 0, or that of the first node seen failing (gang semantics) */
+  exitCode: number | null;
 }
 
 /** Fast polls first, so short jobs finish quickly; slower later, so long jobs cost little. */
@@ -100,6 +102,7 @@ export function createClusterActivities(ctx: ProviderContext) {
       const exitCodes: (number | null)[] = req.ranks.map(() => null);
       const done = req.ranks.map(() => false);
       let stoppingOthers = false;
+      let firstFailure: number | null | undefined;
       try {
         while (done.includes(false)) {
           const states = await Promise.all(runners.map((r) => r.status(req.key)));
@@ -109,9 +112,11 @@ export function createClusterActivities(ctx: ProviderContext) {
             if (s.state === 'exited') {
               done[i] = true;
               exitCodes[i] = s.exitCode;
+              if (s.exitCode !== 0 && firstFailure === undefined) firstFailure = s.exitCode;
             } else if (s.state === 'lost' || s.state === 'unknown') {
               done[i] = true;
               lost = true;
+              if (firstFailure === undefined) firstFailure = null;
             }
           });
           if (lost) {
@@ -145,7 +150,7 @@ export function createClusterActivities(ctx: ProviderContext) {
       await Promise.all(
         runners.map((r, i) => archiveLog(r, archivedLogPath(ctx.home, req.handle.clusterName, req.key, req.ranks[i]!), req.key).catch(() => undefined)),
       );
-      return { exitCodes };
+      return { exitCodes, exitCode: firstFailure === undefined ? 0 : firstFailure };
     });
   }
 

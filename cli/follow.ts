@@ -25,8 +25,7 @@ interface Stream {
 
 export function jobExitCode(job: JobView): number {
   if (job.status === 'SUCCEEDED') return 0;
-  const bad = job.exitCodes?.find((c) => c !== 0);
-  if (typeof bad === 'number' && bad > 0) return bad;
+  if (typeof job.exitCode === 'number' && job.exitCode > 0) return job.exitCode;
   if (job.status === 'CANCELLED') return 130;
   return 1;
 }

@@ -37,8 +37,10 @@ export interface JobView {
   submittedAt: string;
   startedAt?: string;
   endedAt?: string;
-  /** per node rank; absent for nodes that never reported */
+  /** per node rank; null for nodes whose process vanished without an exit code */
   exitCodes?: (number | null)[];
+  /** the job's exit code: that of the first node to fail, null if it vanished */
+  exitCode?: number | null;
   /** detached-job keys of each phase on the nodes */
   logKeys: { setup?: string; run?: string };
   /** what went wrong, for humans */

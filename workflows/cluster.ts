@@ -157,7 +157,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     request: JobRequest,
     phase: 'setup' | 'run',
     script: string,
-  ): Promise<(number | null)[]> {
+  ): Promise<{ exitCodes: (number | null)[]; exitCode: number | null }> {
     const ranks = handle.nodes.slice(0, job.numNodes).map((n) => n.rank);
     const nodeIps = handle.nodes.slice(0, job.numNodes).map((n) => n.ip);
     const key = `${job.id}-${phase}`;
@@ -183,7 +183,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       cwd: request.workdir ? 'sky_workdir' : undefined,
       ranks,
     });
-    return result.exitCodes;
+    return result;
   }
 
   async function runJob(handle: ClusterHandle, id: number, request: JobRequest): Promise<void> {
@@ -198,20 +198,21 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
         }
         if (request.setup) {
           job.status = 'SETTING_UP';
-          const codes = await runPhase(handle, job, request, 'setup', request.setup);
-          const bad = codes.find((c) => c !== 0);
-          if (bad !== undefined) {
-            job.exitCodes = codes;
-            finishJob(job, 'FAILED_SETUP', `setup exited with ${bad ?? 'no exit code'}`);
+          const setup = await runPhase(handle, job, request, 'setup', request.setup);
+          if (setup.exitCode !== 0) {
+            job.exitCodes = setup.exitCodes;
+            job.exitCode = setup.exitCode;
+            finishJob(job, 'FAILED_SETUP', `setup exited with ${setup.exitCode ?? 'no exit code (process killed)'}`);
             return;
           }
         }
         job.status = 'RUNNING';
-        const codes = request.run ? await runPhase(handle, job, request, 'run', request.run) : [0];
-        job.exitCodes = codes;
+        const run = request.run ? await runPhase(handle, job, request, 'run', request.run) : { exitCodes: [0], exitCode: 0 };
+        job.exitCodes = run.exitCodes;
+        job.exitCode = run.exitCode;
         if (job.message === 'cancelled by user') finishJob(job, 'CANCELLED');
-        else if (codes.every((c) => c === 0)) finishJob(job, 'SUCCEEDED');
-        else finishJob(job, 'FAILED', `exit code ${codes.find((c) => c !== 0) ?? 'missing (process killed)'}`);
+        else if (run.exitCode === 0) finishJob(job, 'SUCCEEDED');
+        else finishJob(job, 'FAILED', `exit code ${run.exitCode ?? 'missing (process killed)'}`);
       });
     } catch (err) {
       if (isCancellation(err)) finishJob(job, 'CANCELLED', downRequested ? 'cluster torn down' : 'cancelled by user');

@@ -157,8 +157,10 @@ async function fetchHistoryText(env: PetrelEnv, workflowId: string): Promise<str
   try {
     const client = new Client({ connection });
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    // Payloads are base64 in the proto: decode every data field so plaintext would show.
-    return JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+    // Payload data is base64 in the JSON form: decode it, so any plaintext would show.
+    return JSON.stringify(history, (k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+    );
   } finally {
     await connection.close();
   }
