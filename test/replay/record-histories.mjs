@@ -41,20 +41,21 @@ const scenarios = {
   },
 };
 
-const connection = await Connection.connect({ address: `127.0.0.1:${port}` }).catch(() => undefined);
-await connection?.close();
+const { findTemporalBinary } = await import('../../dist/cli/embedded/temporal-binary.js');
 try {
   petrel('server', 'start');
+  const temporalBin = findTemporalBinary(home);
   const client = new Client({ connection: await Connection.connect({ address: `127.0.0.1:${port}` }) });
   fs.mkdirSync(out, { recursive: true });
   for (const [name, run] of Object.entries(scenarios)) {
     const workflowId = run();
     const handle = client.workflow.getHandle(workflowId);
     await handle.result();
-    const history = await handle.fetchHistory();
-    const { historyToJSON } = await import('@temporalio/common/lib/proto-utils.js');
-    fs.writeFileSync(path.join(out, `${name}.json`), historyToJSON(history));
-    console.log(`wrote ${name}.json (${history.events?.length} events)`);
+    // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
+    const shown = spawnSync(temporalBin, ['workflow', 'show', '-w', workflowId, '--output', 'json', '--address', `127.0.0.1:${port}`], { encoding: 'utf8' });
+    if (shown.status !== 0) throw new Error(shown.stderr);
+    fs.writeFileSync(path.join(out, `${name}.json`), shown.stdout);
+    console.log(`wrote ${name}.json (${JSON.parse(shown.stdout).events.length} events)`);
   }
   await client.connection.close();
 } finally {
