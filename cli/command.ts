@@ -30,3 +30,14 @@ export function reportError(ctx: CliContext, err: unknown): number {
   if (process.env.PETREL_DEBUG && err instanceof Error && err.stack) ctx.note(err.stack);
   return 1;
 }
+
+/**
+ * An action whose handler module is imported only when the command runs, so `petrel status`
+ * never pays for loading the task parser and `petrel validate` never loads the Temporal client.
+ */
+export function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const handler = (await load())[name] as unknown as Handler<unknown[]>;
+    await action(handler)(...args);
+  };
+}

@@ -1,9 +1,6 @@
 // `petrel check`: which infrastructure Petrel can use here.
 import type { Command } from 'commander';
-import { getProvider, providerNames } from '../../providers/registry.js';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { formatTable } from '../table.js';
+import { lazy } from '../command.js';
 
 export function registerCheck(program: Command): void {
   program
@@ -11,13 +8,5 @@ export function registerCheck(program: Command): void {
     .description('check which infrastructure is enabled')
     .argument('[infra...]', 'only these')
     .option('--json', 'machine-readable output')
-    .action(action(check));
-}
-
-async function check(ctx: CliContext, only: string[], flags: { json?: boolean }): Promise<number> {
-  const names = only.length > 0 ? only : providerNames();
-  const results = await Promise.all(names.map((n) => getProvider(n, { home: ctx.home }).check()));
-  if (flags.json) ctx.line(JSON.stringify(results, null, 2));
-  else ctx.line(formatTable(['INFRA', 'ENABLED', 'DETAIL'], results.map((r) => [r.provider, r.enabled ? 'yes' : 'no', r.detail])));
-  return results.some((r) => r.enabled) ? 0 : 1;
+    .action(lazy(() => import('../handlers/check.js'), 'check'));
 }

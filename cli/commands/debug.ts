@@ -1,11 +1,6 @@
 // `petrel debug preempt CLUSTER [--node R]`: reclaim nodes the way a cloud takes back spot
-// machines, to rehearse recovery. Only the local provider can do this.
 import type { Command } from 'commander';
-import { LocalProvider } from '../../providers/local/index.js';
-import { clusterView } from '../cluster-client.js';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { UserError } from '../errors.js';
+import { lazy } from '../command.js';
 
 export function registerDebug(program: Command): void {
   const debug = program.command('debug').description('tools for rehearsing failures');
@@ -14,18 +9,5 @@ export function registerDebug(program: Command): void {
     .description("kill a node's processes and mark it gone, as a cloud reclaiming it would")
     .argument('<cluster>', 'cluster name')
     .option('--node <rank>', 'only this node (default: all)', (v) => Number(v))
-    .action(action(preempt));
-}
-
-async function preempt(ctx: CliContext, cluster: string, flags: { node?: number }): Promise<number> {
-  const client = await ctx.client();
-  const view = await clusterView(client, cluster);
-  if (!view.handle) throw new UserError(`cluster '${cluster}' has no nodes yet (still ${view.status})`);
-  if (view.handle.provider !== 'local') throw new UserError(`debug preempt works on local clusters; '${cluster}' runs on ${view.handle.provider}`);
-  if (flags.node !== undefined && !view.handle.nodes.some((n) => n.rank === flags.node)) {
-    throw new UserError(`--node: cluster '${cluster}' has no node ${flags.node} (nodes: ${view.handle.nodes.map((n) => n.rank).join(', ')})`);
-  }
-  const hit = await new LocalProvider({ home: ctx.home }).preempt(view.handle, flags.node === undefined ? undefined : [flags.node]);
-  ctx.line(`Preempted node${hit.length === 1 ? '' : 's'} ${hit.join(', ')} of cluster '${cluster}'.`);
-  return 0;
+    .action(lazy(() => import('../handlers/debug.js'), 'preempt'));
 }

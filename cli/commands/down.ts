@@ -1,11 +1,6 @@
 // `petrel down CLUSTER…|-a`: tear clusters down and wait until nothing is left.
 import type { Command } from 'commander';
-import { downUpdate } from '../../workflows/cluster-messages.js';
-import { asUserError, clusterHandle, clusterView } from '../cluster-client.js';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { UserError } from '../errors.js';
-import { confirm } from '../prompt.js';
+import { lazy } from '../command.js';
 
 export function registerDown(program: Command): void {
   program
@@ -14,35 +9,5 @@ export function registerDown(program: Command): void {
     .argument('[clusters...]', 'cluster names')
     .option('-a, --all', 'every cluster')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(action(down));
-}
-
-async function down(ctx: CliContext, names: string[], flags: { all?: boolean; yes?: boolean }): Promise<number> {
-  if (!flags.all && names.length === 0) throw new UserError('down: give cluster names or --all');
-  const client = await ctx.client();
-  if (flags.all) {
-    for await (const wf of client.workflow.list({ query: "PetrelKind = 'cluster' AND ExecutionStatus = 'Running'" })) {
-      names.push(wf.workflowId.replace(/^cluster\//, ''));
-    }
-    if (names.length === 0) {
-      ctx.line('No existing clusters.');
-      return 0;
-    }
-  }
-  for (const name of names) await clusterView(client, name); // every name exists before anything is torn down
-  if (!(await confirm(`Tear down ${names.join(', ')}?`, !!flags.yes))) return 1;
-  await Promise.all(
-    names.map(async (name) => {
-      const handle = clusterHandle(client, name);
-      try {
-        ctx.note(`Terminating cluster '${name}'...`);
-        await handle.executeUpdate(downUpdate);
-        await handle.result();
-      } catch (err) {
-        throw asUserError(err, name);
-      }
-      ctx.line(`Cluster '${name}' terminated.`);
-    }),
-  );
-  return 0;
+    .action(lazy(() => import('../handlers/down.js'), 'down'));
 }

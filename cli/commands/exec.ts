@@ -1,12 +1,7 @@
 // `petrel exec CLUSTER [YAML|CMD]`: run a task on an existing cluster (no provisioning, no setup).
 import type { Command } from 'commander';
-import { submitJobUpdate } from '../../workflows/cluster-messages.js';
-import { clusterHandle, clusterView } from '../cluster-client.js';
-import { chooseResources, jobRequest } from '../cluster-requests.js';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { submitJob } from '../submit.js';
-import { addTaskFlags, loadTask, type TaskFlags } from '../task-input.js';
+import { lazy } from '../command.js';
+import { addTaskFlags } from '../task-flags.js';
 
 export function registerExec(program: Command): void {
   addTaskFlags(
@@ -16,14 +11,5 @@ export function registerExec(program: Command): void {
       .argument('<cluster>', 'cluster name')
       .argument('[entrypoint]', 'task YAML file, or a command to run')
       .option('-d, --detach-run', 'return once the job is submitted'),
-  ).action(action(exec));
-}
-
-async function exec(ctx: CliContext, cluster: string, entrypoint: string | undefined, flags: TaskFlags & { detachRun?: boolean }): Promise<number> {
-  const { task, file } = loadTask(entrypoint, flags, 'exec');
-  const resources = chooseResources(task, file ?? 'command line');
-  const client = await ctx.client();
-  await clusterView(client, cluster); // a clear error if there is no such cluster
-  const request = jobRequest(ctx.home, task, resources, false);
-  return submitJob(ctx, cluster, !!flags.detachRun, () => clusterHandle(client, cluster).executeUpdate(submitJobUpdate, { args: [request] }));
+  ).action(lazy(() => import('../handlers/exec.js'), 'exec'));
 }

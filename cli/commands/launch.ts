@@ -1,25 +1,7 @@
 // `petrel launch [YAML|CMD]`: provision (or reuse) a cluster, run setup and the task on it.
 import type { Command } from 'commander';
-import { clusterWorkflowId, TASK_QUEUE, validateClusterName } from '../../core/names.js';
-import { redactTask } from '../../core/spec/index.js';
-import { submitJobUpdate } from '../../workflows/cluster-messages.js';
-import { chooseResources, clusterInput, generatedClusterName, jobRequest } from '../cluster-requests.js';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { UserError } from '../errors.js';
-import { confirm } from '../prompt.js';
-import { submitJob } from '../submit.js';
-import { addTaskFlags, loadTask, type TaskFlags } from '../task-input.js';
-
-interface LaunchFlags extends TaskFlags {
-  cluster?: string;
-  detachRun?: boolean;
-  down?: boolean;
-  idleMinutesToAutostop?: string;
-  dryrun?: boolean;
-  yes?: boolean;
-  json?: boolean;
-}
+import { lazy } from '../command.js';
+import { addTaskFlags } from '../task-flags.js';
 
 export function registerLaunch(program: Command): void {
   addTaskFlags(
@@ -33,49 +15,5 @@ export function registerLaunch(program: Command): void {
       .option('-i, --idle-minutes-to-autostop <min>', 'stop (or with --down, tear down) after this many idle minutes')
       .option('--dryrun', 'show the plan without launching anything')
       .option('-y, --yes', 'do not ask for confirmation'),
-  ).action(action(launch));
-}
-
-function autostopFrom(flags: LaunchFlags, fromYaml: { idleMinutes: number; down: boolean } | undefined) {
-  if (flags.idleMinutesToAutostop !== undefined) {
-    const idle = Number(flags.idleMinutesToAutostop);
-    if (!Number.isInteger(idle) || idle < 0) throw new UserError(`-i: '${flags.idleMinutesToAutostop}' is not a whole number of minutes`);
-    return { idleMinutes: idle, down: !!flags.down };
-  }
-  if (flags.down) return { idleMinutes: 0, down: true };
-  return fromYaml;
-}
-
-async function launch(ctx: CliContext, entrypoint: string | undefined, flags: LaunchFlags): Promise<number> {
-  const { task, file } = loadTask(entrypoint, flags, 'launch');
-  const where = file ?? 'command line';
-  const resources = chooseResources(task, where);
-  const clusterName = flags.cluster ?? generatedClusterName();
-  const nameError = validateClusterName(clusterName);
-  if (nameError) throw new UserError(`--cluster: ${nameError}`);
-  const autostop = autostopFrom(flags, resources.autostop ? { idleMinutes: resources.autostop.idleMinutes, down: resources.autostop.down } : undefined);
-  const input = clusterInput(clusterName, task, resources, autostop);
-  const job = jobRequest(ctx.home, task, resources, true);
-
-  ctx.note(`Task${task.name ? ` '${task.name}'` : ''} on cluster '${clusterName}': ${input.resourcesSummary}${autostop ? `, autostop ${autostop.idleMinutes} min${autostop.down ? ' (down)' : ''}` : ''}`);
-  if (flags.dryrun) {
-    ctx.line(JSON.stringify({ cluster: clusterName, resources: input.resourcesSummary, task: redactTask(task) }, null, 2));
-    return 0;
-  }
-  if (!(await confirm('Launch?', !!flags.yes))) {
-    ctx.note('Aborted.');
-    return 1;
-  }
-  const client = await ctx.client();
-  const { WithStartWorkflowOperation } = await import('@temporalio/client');
-  const start = new WithStartWorkflowOperation('clusterWorkflow', {
-    workflowId: clusterWorkflowId(input.clusterName),
-    taskQueue: TASK_QUEUE,
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    memo: { resources: input.resourcesSummary, autostop: input.autostop ?? null },
-  });
-  return submitJob(ctx, clusterName, !!flags.detachRun, () =>
-    client.workflow.executeUpdateWithStart(submitJobUpdate, { args: [job], startWorkflowOperation: start }),
-  );
+  ).action(lazy(() => import('../handlers/launch.js'), 'launch'));
 }

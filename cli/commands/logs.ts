@@ -1,11 +1,6 @@
 // `petrel logs CLUSTER [JOB] [--follow]`: a job's setup and run output.
 import type { Command } from 'commander';
-import { clusterWorkflowId } from '../../core/names.js';
-import { clusterView } from '../cluster-client.js';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { UserError } from '../errors.js';
-import { followJob, jobExitCode } from '../follow.js';
+import { lazy } from '../command.js';
 
 export function registerLogs(program: Command): void {
   program
@@ -16,18 +11,5 @@ export function registerLogs(program: Command): void {
     .option('-f, --follow', 'keep streaming until the job ends')
     .option('--no-follow', 'print what there is and exit (default)')
     .option('--status', "exit with the job's exit code")
-    .action(action(logs));
-}
-
-async function logs(ctx: CliContext, cluster: string, jobArg: string | undefined, flags: { follow?: boolean; status?: boolean }): Promise<number> {
-  const client = await ctx.client();
-  const view = await clusterView(client, cluster);
-  const jobId = jobArg === undefined ? view.jobs.at(-1)?.id : Number(jobArg);
-  if (jobId === undefined) throw new UserError(`cluster '${cluster}' has no jobs yet`);
-  if (!Number.isInteger(jobId) || !view.jobs.some((j) => j.id === jobId)) throw new UserError(`cluster '${cluster}' has no job ${jobArg}`);
-  const job = await followJob(ctx, client.workflow.getHandle(clusterWorkflowId(cluster)), jobId, {
-    progress: false,
-    until: flags.follow ? undefined : () => true,
-  });
-  return flags.status ? jobExitCode(job) : 0;
+    .action(lazy(() => import('../handlers/logs.js'), 'logs'));
 }

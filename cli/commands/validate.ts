@@ -1,30 +1,11 @@
 // `petrel validate FILE…`: check task YAMLs without running anything (for users' own CI).
 import type { Command } from 'commander';
-import { action } from '../command.js';
-import type { CliContext } from '../context.js';
-import { UserError } from '../errors.js';
-import { loadTasks } from '../task-input.js';
+import { lazy } from '../command.js';
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('check task YAML files (schema and values) without running them')
     .argument('<files...>', 'task YAML files')
-    .action(action(validate));
-}
-
-async function validate(ctx: CliContext, files: string[]): Promise<number> {
-  let bad = 0;
-  for (const file of files) {
-    try {
-      const { tasks, pipelineName } = loadTasks(file);
-      const names = tasks.map((t) => t.name ?? '(unnamed)').join(', ');
-      ctx.line(`${file}: ok (${tasks.length > 1 ? `pipeline${pipelineName ? ` '${pipelineName}'` : ''} of ${tasks.length} tasks: ${names}` : `task ${names}`})`);
-    } catch (err) {
-      if (!(err instanceof UserError)) throw err;
-      bad++;
-      ctx.note(err.message);
-    }
-  }
-  return bad > 0 ? 1 : 0;
+    .action(lazy(() => import('../handlers/validate.js'), 'validate'));
 }
