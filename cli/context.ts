@@ -1,6 +1,7 @@
 // What every command gets: where Petrel lives, how to print, and a Temporal client that
 // is connected (and the embedded server started) only when a command first asks for it.
 import type { Client } from '@temporalio/client';
+import { UserError } from './errors.js';
 import { petrelHome, temporalConfigFromEnv, type TemporalConfig } from '../workers/temporal-config.js';
 
 export interface Output {
@@ -41,8 +42,17 @@ export class CliContext {
       if (started.length > 0) this.note(`Started ${started.join(' and ')} in the background (petrel server status).`);
     }
     const { Client, Connection } = await import('@temporalio/client');
-    const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
-    return new Client({ connection, namespace: config.namespace });
+    try {
+      const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, connectTimeout: 5000 });
+      return new Client({ connection, namespace: config.namespace });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new UserError(
+        config.embedded
+          ? `cannot reach the embedded Temporal server at ${config.address}: ${why}; see petrel server status`
+          : `cannot reach Temporal at ${config.address} (TEMPORAL_ADDRESS): ${why}`,
+      );
+    }
   }
 
   async close(): Promise<void> {

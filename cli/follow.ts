@@ -11,6 +11,7 @@ import { UserError } from './errors.js';
 
 const PHASE_LINES: Record<string, string> = {
   INIT: 'provisioning',
+  SYNCING: 'syncing workdir',
   PENDING: 'waiting in the cluster queue',
   SETTING_UP: 'running setup',
   RUNNING: 'running',
@@ -100,7 +101,7 @@ export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: 
     const view = await handle.query(clusterStatusQuery);
     const job = view.jobs.find((j) => j.id === jobId);
     if (!job) throw new UserError(`cluster '${clusterName}' has no job ${jobId}`);
-    const phase = view.status === 'INIT' ? 'INIT' : job.status;
+    const phase = view.status === 'INIT' ? 'INIT' : job.syncing ? 'SYNCING' : job.status;
     if (opts.progress && phase !== lastPhase && PHASE_LINES[phase]) ctx.note(`⚙︎ ${PHASE_LINES[phase]}...`);
     lastPhase = phase;
     if (view.handle) {

@@ -43,6 +43,8 @@ export interface JobView {
   exitCode?: number | null;
   /** detached-job keys of each phase on the nodes */
   logKeys: { setup?: string; run?: string };
+  /** true while the workdir is being synced to the nodes (before setup/run) */
+  syncing?: boolean;
   /** what went wrong, for humans */
   message?: string;
 }

@@ -194,7 +194,9 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       await scope.run(async () => {
         job.startedAt = nowIso();
         if (request.workdir) {
+          job.syncing = true;
           await activities(SHORT, `sync workdir to ${handle.nodes.length} node(s)`).syncWorkdir({ handle, localDir: request.workdir });
+          job.syncing = false;
         }
         if (request.setup) {
           job.status = 'SETTING_UP';

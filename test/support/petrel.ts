@@ -106,7 +106,8 @@ export class PetrelEnv {
   }
 
   async destroy(): Promise<void> {
-    await this.run(['down', '-a', '-y']).catch(() => undefined);
+    // Only an env that started its embedded server can have clusters to tear down.
+    if (fs.existsSync(path.join(this.home, 'run'))) await this.run(['down', '-a', '-y']).catch(() => undefined);
     spawnSync(process.execPath, [bin, 'server', 'stop'], { env: this.env, stdio: 'ignore' });
     fs.rmSync(this.home, { recursive: true, force: true });
   }
