@@ -7,7 +7,9 @@ import { FAILURE_TYPES } from '../core/failures.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import type { CommandRunner, DetachedJobState, ProvisionRequest } from '../providers/types.js';
 import { mapProviderErrors } from './failures.js';
-import { archivedLogPath, archiveLog } from './log-archive.js';
+import { GangWatch, NodeHealth } from './gang-watch.js';
+import { withHeartbeats } from './heartbeats.js';
+import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
 import { loadSecretKey, openAll } from './secret-box.js';
 
 export interface RunOnNodesRequest {
@@ -19,6 +21,8 @@ export interface RunOnNodesRequest {
   sealedSecrets: Record<string, string>;
   cwd?: string;
   ranks: number[];
+  /** a node that does not answer for longer than this counts as lost (default 30 s) */
+  unreachableGraceSeconds?: number;
 }
 
 export interface RunOnNodesResult {
@@ -39,14 +43,18 @@ export function createClusterActivities(ctx: ProviderContext) {
   const provider = (name: string) => getProvider(name, ctx);
 
   async function provisionCluster(req: ProvisionRequest & { provider: string }): Promise<ClusterHandle> {
-    return mapProviderErrors(() => provider(req.provider).provision(req));
+    // Provisioning happens before any job of this cluster runs, so its archive can only be stale.
+    clearArchivedLogs(ctx.home, req.clusterName);
+    return withHeartbeats(() => mapProviderErrors(() => provider(req.provider).provision(req)));
   }
 
   async function syncWorkdir(req: { handle: ClusterHandle; localDir: string }): Promise<void> {
-    await mapProviderErrors(async () => {
-      const p = provider(req.handle.provider);
-      await Promise.all(req.handle.nodes.map((n) => p.runner(req.handle, n).upload(req.localDir, 'sky_workdir')));
-    });
+    await withHeartbeats(() =>
+      mapProviderErrors(async () => {
+        const p = provider(req.handle.provider);
+        await Promise.all(req.handle.nodes.map((n) => p.runner(req.handle, n).upload(req.localDir, 'sky_workdir')));
+      }),
+    );
   }
 
   async function queryCluster(handle: ClusterHandle): Promise<NodeStatus[]> {
@@ -68,7 +76,7 @@ export function createClusterActivities(ctx: ProviderContext) {
   }
 
   async function terminateCluster(handle: ClusterHandle): Promise<void> {
-    await mapProviderErrors(() => provider(handle.provider).terminate(handle));
+    await withHeartbeats(() => mapProviderErrors(() => provider(handle.provider).terminate(handle)));
   }
 
   async function signalJob(req: { handle: ClusterHandle; key: string; signal: 'SIGTERM' | 'SIGKILL' }): Promise<void> {
@@ -99,58 +107,32 @@ export function createClusterActivities(ctx: ProviderContext) {
       );
       const activity = Context.current();
       const started = Date.now();
-      const exitCodes: (number | null)[] = req.ranks.map(() => null);
-      const done = req.ranks.map(() => false);
-      let stoppingOthers = false;
-      let firstFailure: number | null | undefined;
+      const gang = new GangWatch(runners.length);
+      const health = new NodeHealth(p, req.handle, (req.unreachableGraceSeconds ?? 30) * 1000);
       try {
-        while (done.includes(false)) {
-          const states = await Promise.all(runners.map((r) => r.status(req.key)));
-          let lost = false;
-          states.forEach((s: DetachedJobState, i) => {
-            if (done[i]) return;
-            if (s.state === 'exited') {
-              done[i] = true;
-              exitCodes[i] = s.exitCode;
-              if (s.exitCode !== 0 && firstFailure === undefined) firstFailure = s.exitCode;
-            } else if (s.state === 'lost' || s.state === 'unknown') {
-              done[i] = true;
-              lost = true;
-              if (firstFailure === undefined) firstFailure = null;
-            }
-          });
-          if (lost) {
-            const nodes = await p.query(req.handle);
-            const gone = nodes.filter((n) => n.state === 'gone');
-            if (gone.length > 0) {
-              await Promise.all(runners.map((r) => r.signal(req.key, 'SIGKILL')));
-              throw ApplicationFailure.create({
-                type: FAILURE_TYPES.preempted,
-                message: `node ${gone.map((n) => n.rank).join(', ')} is gone (${gone[0]?.reason ?? 'unknown'})`,
-                nonRetryable: true,
-                details: [gone],
-              });
-            }
+        for (;;) {
+          // A node that cannot be asked is no verdict: the node-health check decides.
+          gang.record(await Promise.all(runners.map((r) => r.status(req.key).catch((): DetachedJobState => ({ state: 'running' })))));
+          const loss = await health.check(gang.sawLoss);
+          if (loss) {
+            await Promise.all(runners.map((r) => r.signal(req.key, 'SIGKILL').catch(() => undefined)));
+            throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: loss.message, nonRetryable: true, details: [loss.nodes] });
           }
-          const failed = exitCodes.some((c, i) => done[i] && c !== 0);
-          if (failed && !stoppingOthers && done.includes(false)) {
-            stoppingOthers = true;
-            await Promise.all(runners.map((r, i) => (done[i] ? undefined : r.signal(req.key, 'SIGTERM'))));
-          }
-          if (!done.includes(false)) break;
+          await Promise.all(gang.takeNodesToStop().map((i) => runners[i]!.signal(req.key, 'SIGTERM')));
+          if (gang.allDone) break;
           activity.heartbeat({ key: req.key });
           await activity.sleep(pollDelayMs(Date.now() - started));
         }
       } catch (err) {
-        if (err instanceof CancelledFailure) {
-          await Promise.all(runners.map((r) => r.signal(req.key, 'SIGTERM')));
-        }
+        if (err instanceof CancelledFailure) await Promise.all(runners.map((r) => r.signal(req.key, 'SIGTERM').catch(() => undefined)));
         throw err;
+      } finally {
+        // Whatever the ending (also a preemption), keep the output past the cluster's teardown.
+        await Promise.all(
+          runners.map((r, i) => archiveLog(r, archivedLogPath(ctx.home, req.handle.clusterName, req.key, req.ranks[i]!), req.key).catch(() => undefined)),
+        );
       }
-      await Promise.all(
-        runners.map((r, i) => archiveLog(r, archivedLogPath(ctx.home, req.handle.clusterName, req.key, req.ranks[i]!), req.key).catch(() => undefined)),
-      );
-      return { exitCodes, exitCode: firstFailure === undefined ? 0 : firstFailure };
+      return { exitCodes: gang.exitCodes, exitCode: gang.exitCode };
     });
   }
 

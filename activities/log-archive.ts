@@ -8,6 +8,11 @@ export function archivedLogPath(home: string, clusterName: string, key: string, 
   return path.join(home, 'logs', 'clusters', clusterName, `${key}.node-${rank}.log`);
 }
 
+/** A new cluster of a reused name must not show its predecessor's output. */
+export function clearArchivedLogs(home: string, clusterName: string): void {
+  fs.rmSync(path.join(home, 'logs', 'clusters', clusterName), { recursive: true, force: true });
+}
+
 export async function archiveLog(runner: CommandRunner, file: string, key: string): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;

@@ -5,6 +5,7 @@ import { registerCheck } from './commands/check.js';
 import { registerDebug } from './commands/debug.js';
 import { registerDown } from './commands/down.js';
 import { registerExec } from './commands/exec.js';
+import { registerJobs } from './commands/jobs.js';
 import { registerLaunch } from './commands/launch.js';
 import { registerLogs } from './commands/logs.js';
 import { registerQueue } from './commands/queue.js';
@@ -18,7 +19,7 @@ const program = new Command('petrel')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `petrel: ${str.slice(7)}` : str) });
 
-for (const register of [registerLaunch, registerExec, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerValidate, registerServer, registerDebug]) {
+for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerValidate, registerServer, registerDebug]) {
   register(program);
 }
 

@@ -45,3 +45,9 @@ export function clusterJobTaskId(startedAtMs: number, clusterName: string, jobId
   const ts = new Date(startedAtMs).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `petrel-${ts}_${clusterName}_${jobId}`;
 }
+
+/** SkyPilot's managed form `sky-managed-<ts>_<name>_<jobid>-<taskid>`, stable across recoveries. */
+export function managedJobTaskId(submittedAtMs: number, name: string | undefined, jobId: number, taskIndex = 0): string {
+  const ts = new Date(submittedAtMs).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `petrel-managed-${ts}_${name ?? 'job'}_${jobId}-${taskIndex}`;
+}

@@ -24,6 +24,8 @@ export interface CheckResult {
 export interface Provider {
   readonly name: string;
   check(): Promise<CheckResult>;
+  /** Regions this provider can place clusters in (for the optimizer); absent = one default. */
+  regions?(): Promise<string[]>;
   /** Create or resume the cluster's nodes. Idempotent by clusterName. */
   provision(req: ProvisionRequest): Promise<ClusterHandle>;
   query(handle: ClusterHandle): Promise<NodeStatus[]>;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClusterActivities } from '../activities/cluster-activities.js';
+import { createJobActivities } from '../activities/job-activities.js';
 import { TASK_QUEUE } from '../core/names.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { petrelHome, temporalConfigFromEnv } from './temporal-config.js';
@@ -29,7 +30,7 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
       namespace: config.namespace,
       taskQueue: TASK_QUEUE,
       ...workflowSource(),
-      activities: createClusterActivities({ home }),
+      activities: { ...createClusterActivities({ home }), ...createJobActivities({ home }) },
       // Lets a run activity notice the shutdown and leave the job running for the next worker.
       shutdownGraceTime: '2s',
       maxConcurrentActivityTaskExecutions: 2000,

@@ -1,54 +1,25 @@
 // The cluster entity workflow (id `cluster/<name>`): provision once, then run the cluster's
 // job queue until `down`, autostop or cancellation; teardown always runs.
 import {
-  ActivityCancellationType,
-  ApplicationFailure,
+  allHandlersFinished,
   CancellationScope,
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  allHandlersFinished,
-  type ActivityOptions,
 } from '@temporalio/workflow';
-import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { ClusterHandle, ClusterJobStatus, ClusterStatus } from '../core/cluster-state.js';
 import { isTerminalJobStatus } from '../core/cluster-state.js';
 import { FAILURE_TYPES } from '../core/failures.js';
-import { clusterJobTaskId, jobEnvForNode } from '../core/job-env.js';
+import { clusterJobTaskId } from '../core/job-env.js';
+import { activities, SHORT, TEARDOWN } from './activity-options.js';
 import { cancelJobUpdate, clusterStatusQuery, downUpdate, setAutostopUpdate, submitJobUpdate } from './cluster-messages.js';
 import type { ClusterCarriedState, ClusterView, ClusterWorkflowInput, JobRequest, JobView } from './cluster-types.js';
+import { errorMessage, failureType } from './failure-info.js';
+import { runPhase } from './job-phase.js';
 import { clusterSearchAttributes } from './search-attributes.js';
-
-const SHORT: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: nonRetryable() },
-};
-
-// A worker that dies mid-job is noticed after one heartbeat timeout; the retry re-attaches.
-const LONG: ActivityOptions = {
-  startToCloseTimeout: '3650 days',
-  heartbeatTimeout: '10s',
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
-  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: nonRetryable() },
-};
-
-// Teardown must eventually succeed: never give up, back off to once a minute.
-const TEARDOWN: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1s', maximumInterval: '60s' },
-};
-
-function nonRetryable(): string[] {
-  return [FAILURE_TYPES.capacity, FAILURE_TYPES.quota, FAILURE_TYPES.config, FAILURE_TYPES.preempted, FAILURE_TYPES.userCode];
-}
-
-function activities(options: ActivityOptions, summary?: string) {
-  return proxyActivities<ClusterActivities>(summary ? { ...options, summary } : options);
-}
 
 function nowIso(): string {
   return new Date(Date.now()).toISOString();
@@ -151,39 +122,23 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     if (message && !job.message) job.message = message;
   }
 
-  async function runPhase(
-    handle: ClusterHandle,
-    job: JobView,
-    request: JobRequest,
-    phase: 'setup' | 'run',
-    script: string,
-  ): Promise<{ exitCodes: (number | null)[]; exitCode: number | null }> {
-    const ranks = handle.nodes.slice(0, job.numNodes).map((n) => n.rank);
-    const nodeIps = handle.nodes.slice(0, job.numNodes).map((n) => n.ip);
-    const key = `${job.id}-${phase}`;
-    job.logKeys[phase] = key;
-    const base = {
-      taskId: job.taskId,
-      clusterName: input.clusterName,
-      cloud: handle.provider,
-      region: handle.region,
-      zone: handle.zone,
-      nodeIps,
-      gpusPerNode: request.gpusPerNode,
-      phase,
-    };
-    const envByRank = ranks.map((_, i) => ({ ...request.envs, ...jobEnvForNode(base, i) }));
+  function phase(handle: ClusterHandle, job: JobView, request: JobRequest, which: 'setup' | 'run', script: string) {
+    const key = `${job.id}-${which}`;
+    job.logKeys[which] = key;
     if (running) running.key = key;
-    const result = await activities(LONG, `${phase} job ${job.id} on ${ranks.length} node(s)`).runOnNodes({
+    return runPhase({
       handle,
       key,
+      phase: which,
       script,
-      envByRank,
+      taskId: job.taskId,
+      numNodes: job.numNodes,
+      envs: request.envs,
       sealedSecrets: request.sealedSecrets,
-      cwd: request.workdir ? 'sky_workdir' : undefined,
-      ranks,
+      gpusPerNode: request.gpusPerNode,
+      withWorkdir: !!request.workdir,
+      summary: `${which} job ${job.id} on ${job.numNodes} node(s)`,
     });
-    return result;
   }
 
   async function runJob(handle: ClusterHandle, id: number, request: JobRequest): Promise<void> {
@@ -200,7 +155,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
         }
         if (request.setup) {
           job.status = 'SETTING_UP';
-          const setup = await runPhase(handle, job, request, 'setup', request.setup);
+          const setup = await phase(handle, job, request, 'setup', request.setup);
           if (setup.exitCode !== 0) {
             job.exitCodes = setup.exitCodes;
             job.exitCode = setup.exitCode;
@@ -209,7 +164,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
           }
         }
         job.status = 'RUNNING';
-        const run = request.run ? await runPhase(handle, job, request, 'run', request.run) : { exitCodes: [0], exitCode: 0 };
+        const run = request.run ? await phase(handle, job, request, 'run', request.run) : { exitCodes: [0], exitCode: 0 };
         job.exitCodes = run.exitCodes;
         job.exitCode = run.exitCode;
         if (job.message === 'cancelled by user') finishJob(job, 'CANCELLED');
@@ -284,20 +239,4 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     });
   }
   return view;
-}
-
-function rootCauseOf(err: unknown): unknown {
-  let e = err as { cause?: unknown } | undefined;
-  while (e && typeof e === 'object' && 'cause' in e && e.cause) e = e.cause as { cause?: unknown };
-  return e;
-}
-
-function failureType(err: unknown): string | undefined {
-  const root = rootCauseOf(err);
-  return root instanceof ApplicationFailure ? (root.type ?? undefined) : undefined;
-}
-
-function errorMessage(err: unknown): string {
-  const root = rootCauseOf(err);
-  return root instanceof Error ? root.message : String(root);
 }

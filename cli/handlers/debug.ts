@@ -1,20 +1,57 @@
-// Handler of `petrel debug preempt CLUSTER [--node R]`: reclaim nodes the way a cloud takes back spot
-// machines, to rehearse recovery. Only the local provider can do this.
+// Handler of `petrel debug preempt|unreachable`: do to local nodes what clouds and networks do
+// to real ones, to rehearse recovery. Only the local provider can do this.
+import type { ClusterHandle } from '../../core/cluster-state.js';
 import { LocalProvider } from '../../providers/local/index.js';
 import { clusterView } from '../cluster-client.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
+import { managedJobView, parseJobId } from '../managed-job-client.js';
 
+interface Target {
+  cluster?: string;
+  job?: string;
+  node?: number;
+}
 
-export async function preempt(ctx: CliContext, cluster: string, flags: { node?: number }): Promise<number> {
+/** The nodes of a cluster, or of the live attempt of a managed job (`--job ID`). */
+async function targetHandle(ctx: CliContext, t: Target): Promise<{ handle: ClusterHandle; label: string }> {
+  if ((t.cluster === undefined) === (t.job === undefined)) throw new UserError('give a cluster name or --job ID (one of them)');
   const client = await ctx.client();
-  const view = await clusterView(client, cluster);
-  if (!view.handle) throw new UserError(`cluster '${cluster}' has no nodes yet (still ${view.status})`);
-  if (view.handle.provider !== 'local') throw new UserError(`debug preempt works on local clusters; '${cluster}' runs on ${view.handle.provider}`);
-  if (flags.node !== undefined && !view.handle.nodes.some((n) => n.rank === flags.node)) {
-    throw new UserError(`--node: cluster '${cluster}' has no node ${flags.node} (nodes: ${view.handle.nodes.map((n) => n.rank).join(', ')})`);
+  let handle: ClusterHandle | undefined;
+  let label: string;
+  if (t.job !== undefined) {
+    const view = await managedJobView(client, parseJobId(t.job));
+    const live = view.attempts.filter((a) => a.handle && !a.endedAt).at(-1);
+    if (!live) throw new UserError(`managed job ${view.jobId} has no running cluster (it is ${view.status})`);
+    handle = live.handle;
+    label = `cluster '${live.clusterName}' of managed job ${view.jobId}`;
+  } else {
+    const view = await clusterView(client, t.cluster!);
+    handle = view.handle;
+    label = `cluster '${t.cluster}'`;
+    if (!handle) throw new UserError(`${label} has no nodes yet (still ${view.status})`);
   }
-  const hit = await new LocalProvider({ home: ctx.home }).preempt(view.handle, flags.node === undefined ? undefined : [flags.node]);
-  ctx.line(`Preempted node${hit.length === 1 ? '' : 's'} ${hit.join(', ')} of cluster '${cluster}'.`);
+  if (handle!.provider !== 'local') throw new UserError(`debug commands work on local clusters; ${label} runs on ${handle!.provider}`);
+  if (t.node !== undefined && !handle!.nodes.some((n) => n.rank === t.node)) {
+    throw new UserError(`--node: ${label} has no node ${t.node} (nodes: ${handle!.nodes.map((n) => n.rank).join(', ')})`);
+  }
+  return { handle: handle!, label };
+}
+
+export async function preempt(ctx: CliContext, cluster: string | undefined, flags: Target): Promise<number> {
+  const { handle, label } = await targetHandle(ctx, { ...flags, cluster });
+  const hit = await new LocalProvider({ home: ctx.home }).preempt(handle, flags.node === undefined ? undefined : [flags.node]);
+  ctx.line(`Preempted node${hit.length === 1 ? '' : 's'} ${hit.join(', ')} of ${label}.`);
+  return 0;
+}
+
+export async function unreachable(ctx: CliContext, cluster: string | undefined, flags: Target & { seconds: number }): Promise<number> {
+  if (!Number.isFinite(flags.seconds) || flags.seconds <= 0) throw new UserError('--seconds: give a positive number of seconds');
+  const { handle, label } = await targetHandle(ctx, { ...flags, cluster });
+  const provider = new LocalProvider({ home: ctx.home });
+  for (const node of handle.nodes) {
+    if (flags.node === undefined || node.rank === flags.node) await provider.makeUnreachable(handle, node.rank, flags.seconds);
+  }
+  ctx.line(`Node${flags.node === undefined ? 's' : ` ${flags.node}`} of ${label} will not answer for ${flags.seconds} s.`);
   return 0;
 }

@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
-import type { CheckResult, Provider, ProvisionRequest } from '../types.js';
+import { ProviderError, type CheckResult, type Provider, type ProvisionRequest } from '../types.js';
+import { localRegions, readLocalConfig, type LocalConfig } from './config.js';
 import { killAllJobs } from './detached-jobs.js';
-import { clusterDir, GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER } from './paths.js';
+import { clusterDir, GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, UNREACHABLE_MARKER } from './paths.js';
 import { LocalRunner } from './runner.js';
 
-export const DEFAULT_LOCAL_REGION = 'local';
 
 export interface LocalProviderOptions {
   home: string;
@@ -21,10 +21,31 @@ export class LocalProvider implements Provider {
   constructor(private readonly opts: LocalProviderOptions) {}
 
   async check(): Promise<CheckResult> {
-    return { provider: this.name, enabled: true, detail: `nodes are directories under ${clusterDir(this.opts.home, '')}` };
+    let config: LocalConfig;
+    try {
+      config = readLocalConfig(this.opts.home);
+    } catch (err) {
+      return { provider: this.name, enabled: false, detail: (err as Error).message };
+    }
+    if (config.broken_credentials) return { provider: this.name, enabled: false, detail: 'credentials rejected (local.broken_credentials is set)' };
+    return { provider: this.name, enabled: true, detail: `regions ${localRegions(config).join(', ')}; nodes are directories under ${clusterDir(this.opts.home, '')}` };
+  }
+
+  async regions(): Promise<string[]> {
+    return localRegions(this.config());
   }
 
   async provision(req: ProvisionRequest): Promise<ClusterHandle> {
+    const config = this.config();
+    this.assertCredentials(config);
+    const region = req.region ?? localRegions(config)[0]!;
+    if (!localRegions(config).includes(region)) {
+      throw new ProviderError('config', `local has no region '${region}' (regions: ${localRegions(config).join(', ')})`);
+    }
+    if (config.unavailable_regions?.includes(region)) {
+      throw new ProviderError('capacity', `no capacity in local/${region} (local.unavailable_regions)`, 'region');
+    }
+    await delay(config.provision_delay_seconds);
     const nodes: NodeHandle[] = [];
     for (let rank = 0; rank < req.numNodes; rank++) {
       const dir = nodeDir(this.opts.home, req.clusterName, rank);
@@ -33,13 +54,7 @@ export class LocalProvider implements Provider {
       fs.rmSync(path.join(dir, STOPPED_MARKER), { force: true });
       nodes.push({ rank, id: `${req.clusterName}-${rank}`, ip: '127.0.0.1', data: { dir } });
     }
-    return {
-      provider: this.name,
-      clusterName: req.clusterName,
-      region: req.region ?? DEFAULT_LOCAL_REGION,
-      zone: req.zone,
-      nodes,
-    };
+    return { provider: this.name, clusterName: req.clusterName, region, zone: req.zone, nodes };
   }
 
   async query(handle: ClusterHandle): Promise<NodeStatus[]> {
@@ -47,6 +62,7 @@ export class LocalProvider implements Provider {
       const dir = this.dirOf(handle, node);
       if (fs.existsSync(path.join(dir, GONE_MARKER))) return { rank: node.rank, state: 'gone', reason: 'preempted' };
       if (!fs.existsSync(dir)) return { rank: node.rank, state: 'gone', reason: 'terminated' };
+      if (unreachableNow(dir)) return { rank: node.rank, state: 'gone', reason: 'unreachable' };
       if (fs.existsSync(path.join(dir, STOPPED_MARKER))) return { rank: node.rank, state: 'stopped' };
       return { rank: node.rank, state: 'up' };
     });
@@ -67,6 +83,7 @@ export class LocalProvider implements Provider {
   }
 
   async terminate(handle: ClusterHandle): Promise<void> {
+    await delay(this.config().terminate_delay_seconds);
     const root = clusterDir(this.opts.home, handle.clusterName);
     for (const node of handle.nodes) killAllJobs(path.join(this.dirOf(handle, node), JOBS_DIR), 'SIGKILL');
     fs.rmSync(root, { recursive: true, force: true });
@@ -93,7 +110,38 @@ export class LocalProvider implements Provider {
     return hit;
   }
 
+  /** A node that stops answering for a while (a network blip), without losing its processes. */
+  async makeUnreachable(handle: ClusterHandle, rank: number, seconds: number): Promise<void> {
+    const node = handle.nodes.find((n) => n.rank === rank);
+    if (!node) return;
+    fs.writeFileSync(path.join(this.dirOf(handle, node), UNREACHABLE_MARKER), new Date(Date.now() + seconds * 1000).toISOString());
+  }
+
+  private config(): LocalConfig {
+    try {
+      return readLocalConfig(this.opts.home);
+    } catch (err) {
+      throw new ProviderError('config', (err as Error).message);
+    }
+  }
+
+  private assertCredentials(config: LocalConfig): void {
+    if (config.broken_credentials) throw new ProviderError('config', 'local: credentials rejected (local.broken_credentials is set in config.yaml)');
+  }
+
   private dirOf(handle: ClusterHandle, node: NodeHandle): string {
     return node.data.dir ?? nodeDir(this.opts.home, handle.clusterName, node.rank);
   }
+}
+
+function unreachableNow(dir: string): boolean {
+  try {
+    return Date.parse(fs.readFileSync(path.join(dir, UNREACHABLE_MARKER), 'utf8')) > Date.now();
+  } catch {
+    return false;
+  }
+}
+
+function delay(seconds: number | undefined): Promise<void> {
+  return seconds ? new Promise((r) => setTimeout(r, seconds * 1000)) : Promise.resolve();
 }

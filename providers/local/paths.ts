@@ -18,3 +18,5 @@ export const NODE_HOME = 'home';
 export const JOBS_DIR = 'jobs';
 export const GONE_MARKER = 'GONE';
 export const STOPPED_MARKER = 'STOPPED';
+/** Holds an ISO timestamp: the node does not answer queries until then. */
+export const UNREACHABLE_MARKER = 'UNREACHABLE_UNTIL';

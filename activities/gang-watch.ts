@@ -1,0 +1,93 @@
+// Watching a job that runs on several nodes at once: which nodes have ended and how (gang
+// semantics: the first failure decides the job's exit code and stops the rest), and whether
+// the nodes themselves still exist (a node that vanished is a preemption; one that stops
+// answering gets a grace period, so a network blip is not mistaken for one).
+import type { NodeStatus } from '../core/cluster-state.js';
+import type { ClusterHandle } from '../core/cluster-state.js';
+import type { DetachedJobState, Provider } from '../providers/types.js';
+
+export class GangWatch {
+  readonly exitCodes: (number | null)[];
+  private readonly done: boolean[];
+  private firstFailure: number | null | undefined;
+  private stopping = false;
+  /** set when some node's process vanished without an exit code during the last record() */
+  sawLoss = false;
+
+  constructor(size: number) {
+    this.exitCodes = Array.from({ length: size }, () => null);
+    this.done = Array.from({ length: size }, () => false);
+  }
+
+  record(states: DetachedJobState[]): void {
+    this.sawLoss = false;
+    states.forEach((s, i) => {
+      if (this.done[i]) return;
+      if (s.state === 'exited') {
+        this.done[i] = true;
+        this.exitCodes[i] = s.exitCode;
+        if (s.exitCode !== 0) this.firstFailure ??= s.exitCode;
+      } else if (s.state === 'lost' || s.state === 'unknown') {
+        this.done[i] = true;
+        this.sawLoss = true;
+        if (this.firstFailure === undefined) this.firstFailure = null;
+      }
+    });
+  }
+
+  get allDone(): boolean {
+    return !this.done.includes(false);
+  }
+
+  /** Indexes to stop because another node failed; each is returned once. */
+  takeNodesToStop(): number[] {
+    if (this.stopping || this.firstFailure === undefined) return [];
+    this.stopping = true;
+    return this.done.flatMap((d, i) => (d ? [] : [i]));
+  }
+
+  /** 0 when every node succeeded; else the first failure's code (null: vanished). */
+  get exitCode(): number | null {
+    return this.firstFailure === undefined ? 0 : this.firstFailure;
+  }
+}
+
+export interface NodeLoss {
+  nodes: NodeStatus[];
+  message: string;
+}
+
+export class NodeHealth {
+  private unreachableSince: number | undefined;
+  private lastCheck = 0;
+
+  constructor(
+    private readonly provider: Provider,
+    private readonly handle: ClusterHandle,
+    private readonly graceMs: number,
+    private readonly everyMs = 2_000,
+  ) {}
+
+  /** A verdict when a node is lost; checks at most every `everyMs` unless `now` is forced. */
+  async check(force: boolean, now = Date.now()): Promise<NodeLoss | undefined> {
+    if (!force && now - this.lastCheck < this.everyMs) return undefined;
+    this.lastCheck = now;
+    const nodes = await this.provider
+      .query(this.handle)
+      .catch(() => this.handle.nodes.map((n): NodeStatus => ({ rank: n.rank, state: 'gone', reason: 'unreachable' })));
+    const gone = nodes.filter((n) => n.state === 'gone' && n.reason !== 'unreachable');
+    if (gone.length > 0) return { nodes: gone, message: `node ${ranks(gone)} is gone (${gone[0]!.reason ?? 'unknown reason'})` };
+    const silent = nodes.filter((n) => n.state === 'gone');
+    if (silent.length === 0) {
+      this.unreachableSince = undefined;
+      return undefined;
+    }
+    this.unreachableSince ??= now;
+    const forMs = now - this.unreachableSince;
+    return forMs < this.graceMs ? undefined : { nodes: silent, message: `node ${ranks(silent)} unreachable for ${Math.round(forMs / 1000)} s` };
+  }
+}
+
+function ranks(nodes: NodeStatus[]): string {
+  return nodes.map((n) => n.rank).join(', ');
+}

@@ -1,0 +1,30 @@
+// Activities only managed jobs need: expanding a task's resource candidates into concrete
+// placements (which regions each infra offers right now).
+import type { PlacementCandidate } from '../core/failover.js';
+import type { ResourceRequest } from '../core/task.js';
+import { getProvider, type ProviderContext } from '../providers/registry.js';
+import { mapProviderErrors } from './failures.js';
+
+export function createJobActivities(ctx: ProviderContext) {
+  /** Every (candidate, region) pair in preference order: candidates first, then regions. */
+  async function planPlacements(candidates: ResourceRequest[]): Promise<PlacementCandidate[]> {
+    return mapProviderErrors(async () => {
+      const out: PlacementCandidate[] = [];
+      for (const [i, c] of candidates.entries()) {
+        const cloud = c.cloud ?? 'local';
+        const provider = getProvider(cloud, ctx);
+        if (c.region) {
+          out.push({ cloud, region: c.region, zone: c.zone, candidate: i });
+          continue;
+        }
+        const regions = provider.regions ? await provider.regions() : [undefined];
+        for (const region of regions) out.push({ cloud, region, candidate: i });
+      }
+      return out;
+    });
+  }
+
+  return { planPlacements };
+}
+
+export type JobActivities = ReturnType<typeof createJobActivities>;

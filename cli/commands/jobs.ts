@@ -1,0 +1,45 @@
+// `petrel jobs …`: managed jobs, which recover from preemption and fail over on their own.
+import type { Command } from 'commander';
+import { lazy } from '../command.js';
+import { addTaskFlags } from '../task-flags.js';
+
+export function registerJobs(program: Command): void {
+  const jobs = program.command('jobs').description('managed jobs: recovered after preemption, failed over across regions');
+  addTaskFlags(
+    jobs
+      .command('launch')
+      .description('submit a managed job')
+      .argument('[entrypoint]', 'task YAML file, or a command to run')
+      .option('-d, --detach-run', 'return once the job is submitted')
+      .option('--job-recovery <strategy>', 'EAGER_NEXT_REGION (default) or FAILOVER')
+      .option('-r, --retry-until-up', 'keep retrying when no placement has capacity')
+      .option('-y, --yes', 'do not ask for confirmation'),
+  ).action(lazy(() => import('../handlers/jobs-launch.js'), 'jobsLaunch'));
+  jobs
+    .command('queue')
+    .description('list managed jobs')
+    .option('-a, --all-users', "include other users' jobs")
+    .option('-s, --skip-finished', 'only jobs that have not ended')
+    .option('--json', 'machine-readable output')
+    .action(lazy(() => import('../handlers/jobs-queue.js'), 'jobsQueue'));
+  jobs
+    .command('logs')
+    .description("a managed job's output, across its recoveries")
+    .argument('<id>', 'job id')
+    .option('-f, --follow', 'keep streaming until the job ends')
+    .action(lazy(() => import('../handlers/jobs-logs.js'), 'jobsLogs'));
+  jobs
+    .command('cancel')
+    .description('cancel managed jobs; their machines are torn down')
+    .argument('[ids...]', 'job ids')
+    .option('-n, --name <name>', 'every live job with this name')
+    .option('-a, --all', 'every live job of yours')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(lazy(() => import('../handlers/jobs-cancel.js'), 'jobsCancel'));
+  jobs
+    .command('describe')
+    .description('a managed job and every attempt it made: where, when, and why it ended')
+    .argument('<id>', 'job id')
+    .option('--json', 'machine-readable output')
+    .action(lazy(() => import('../handlers/jobs-describe.js'), 'jobsDescribe'));
+}

@@ -1,0 +1,56 @@
+// Handler of `petrel jobs cancel ID…|-n NAME|-a`: request cancellation (the workflow tears the
+// job's machines down in a non-cancellable scope) and wait until each job is CANCELLED.
+import { isTerminalManagedJobStatus, TERMINAL_MANAGED_JOB_STATUSES } from '../../core/managed-job-state.js';
+import { currentUser } from '../cluster-requests.js';
+import type { CliContext } from '../context.js';
+import { UserError } from '../errors.js';
+import { jobHandle, managedJobView, parseJobId } from '../managed-job-client.js';
+import { confirm } from '../prompt.js';
+import { listJobs } from './jobs-queue.js';
+
+const CANCEL_WAIT_MS = 60_000;
+
+export async function jobsCancel(ctx: CliContext, idArgs: string[], flags: { name?: string; all?: boolean; yes?: boolean }): Promise<number> {
+  const selectors = [idArgs.length > 0, flags.name !== undefined, !!flags.all].filter(Boolean).length;
+  if (selectors !== 1) throw new UserError('jobs cancel: give job ids, or -n NAME, or -a (exactly one of them)');
+  let ids: number[];
+  if (idArgs.length > 0) ids = idArgs.map(parseJobId);
+  else {
+    const live = `PetrelKind = 'job' AND PetrelUser = '${currentUser().replace(/'/g, "\\'")}' AND PetrelStatus NOT IN (${TERMINAL_MANAGED_JOB_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+    const query = flags.name !== undefined ? `${live} AND PetrelJobName = '${flags.name.replace(/'/g, "\\'")}'` : live;
+    ids = (await listJobs(ctx, query)).map((r) => r.id);
+    if (ids.length === 0) {
+      ctx.line(flags.name !== undefined ? `No live managed job named '${flags.name}'.` : 'No live managed jobs.');
+      return 0;
+    }
+  }
+  const client = await ctx.client();
+  for (const id of ids) await managedJobView(client, id); // every id exists before anything is cancelled
+  if (!(await confirm(`Cancel managed job${ids.length > 1 ? 's' : ''} ${ids.join(', ')}?`, !!flags.yes))) return 1;
+  let failed = 0;
+  await Promise.all(
+    ids.map(async (id) => {
+      const before = await managedJobView(client, id);
+      if (isTerminalManagedJobStatus(before.status)) {
+        ctx.line(`Job ${id}: already ${before.status}`);
+        return;
+      }
+      await jobHandle(client, id).cancel();
+      const deadline = Date.now() + CANCEL_WAIT_MS;
+      for (;;) {
+        const view = await managedJobView(client, id);
+        if (isTerminalManagedJobStatus(view.status)) {
+          ctx.line(`Job ${id}: ${view.status}`);
+          return;
+        }
+        if (Date.now() > deadline) {
+          failed++;
+          ctx.note(`Job ${id}: still ${view.status} after ${CANCEL_WAIT_MS / 1000} s; its teardown goes on in the background`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }),
+  );
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,35 @@
+// Handler of `petrel jobs describe ID`: the job and every attempt: where, when, why it ended.
+import { placementLabel } from '../../core/failover.js';
+import type { CliContext } from '../context.js';
+import { managedJobView, parseJobId } from '../managed-job-client.js';
+import { duration, formatTable } from '../table.js';
+
+export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json?: boolean }): Promise<number> {
+  const client = await ctx.client();
+  const view = await managedJobView(client, parseJobId(idArg));
+  if (flags.json) {
+    ctx.line(JSON.stringify(view, null, 2));
+    return 0;
+  }
+  ctx.line(`Managed job ${view.jobId}${view.name ? ` (${view.name})` : ''}: ${view.status}${view.message ? ` — ${view.message.split('\n')[0]}` : ''}`);
+  ctx.line(`  user ${view.user}, task id ${view.taskId}`);
+  ctx.line(`  resources ${view.resourcesSummary}`);
+  ctx.line(`  submitted ${view.submittedAt}, ended ${view.endedAt ?? '-'}, recoveries ${view.recoveries}, restarts on errors ${view.restartsOnErrors}`);
+  ctx.line('');
+  ctx.line(
+    formatTable(
+      ['ATTEMPT', 'INFRA', 'CLUSTER', 'NODES', 'STARTED', 'DURATION', 'OUTCOME', 'REASON'],
+      view.attempts.map((a) => [
+        String(a.attempt),
+        placementLabel(a),
+        a.clusterName,
+        a.nodeIds.join(',') || '-',
+        a.startedAt,
+        duration(a.startedAt, a.endedAt),
+        a.outcome + (a.exitCode !== undefined && a.exitCode !== 0 ? ` (exit ${a.exitCode ?? '?'})` : ''),
+        a.reason ?? '',
+      ]),
+    ),
+  );
+  return 0;
+}

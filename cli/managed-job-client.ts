@@ -1,0 +1,78 @@
+// Talking to managed-job workflows, with errors a user understands.
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { isTerminalManagedJobStatus } from '../core/managed-job-state.js';
+import { managedJobStatusQuery } from '../workflows/managed-job-messages.js';
+import type { ManagedJobView } from '../workflows/managed-job-types.js';
+import type { CliContext } from './context.js';
+import { UserError } from './errors.js';
+import { LogStreamer } from './log-streamer.js';
+
+export function managedJobWorkflowId(id: number): string {
+  return `job/${id}`;
+}
+
+export function parseJobId(arg: string): number {
+  const id = Number(arg);
+  if (!Number.isInteger(id) || id < 1) throw new UserError(`'${arg}' is not a job id (a positive whole number)`);
+  return id;
+}
+
+export function jobHandle(client: Client, id: number): WorkflowHandle {
+  return client.workflow.getHandle(managedJobWorkflowId(id));
+}
+
+export async function managedJobView(client: Client, id: number): Promise<ManagedJobView> {
+  try {
+    return await jobHandle(client, id).query(managedJobStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`managed job ${id} does not exist; see petrel jobs queue`);
+    throw err;
+  }
+}
+
+export function managedJobExitCode(view: ManagedJobView): number {
+  if (view.status === 'SUCCEEDED') return 0;
+  const code = view.attempts.at(-1)?.exitCode;
+  if (typeof code === 'number' && code > 0) return code;
+  return view.status === 'CANCELLED' ? 130 : 1;
+}
+
+const STATUS_LINES: Record<string, string> = {
+  PENDING: 'pending',
+  STARTING: 'starting',
+  RUNNING: 'running',
+  RECOVERING: 'recovering',
+  CANCELLING: 'cancelling',
+};
+
+/**
+ * Streams a managed job's output attempt by attempt, saying where each attempt runs and why
+ * the previous one ended, until the job ends (or at once, without `follow`).
+ */
+export async function followManagedJob(ctx: CliContext, client: Client, id: number, opts: { follow: boolean; progress: boolean }): Promise<ManagedJobView> {
+  const streamers = new Map<number, LogStreamer>();
+  let lastStatus = '';
+  let delay = 100;
+  for (;;) {
+    const view = await managedJobView(client, id);
+    if (opts.progress && view.status !== lastStatus && STATUS_LINES[view.status]) ctx.note(`⚙︎ ${STATUS_LINES[view.status]}...`);
+    lastStatus = view.status;
+    for (const attempt of view.attempts) {
+      if (!attempt.handle || !(attempt.setupKey || attempt.runKey)) continue;
+      let streamer = streamers.get(attempt.attempt);
+      if (!streamer) {
+        const previous = view.attempts.filter((a) => a.attempt < attempt.attempt && a.handle).at(-1);
+        if (previous) ctx.note(`⚙︎ attempt ${attempt.attempt} on ${attempt.cloud}${attempt.region ? '/' + attempt.region : ''} (attempt ${previous.attempt} ended: ${previous.outcome}${previous.reason ? `, ${previous.reason}` : ''})`);
+        streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, attempt.handle.nodes.length)));
+      }
+      await streamer.pump(attempt.handle, [attempt.setupKey, attempt.runKey]);
+    }
+    if (isTerminalManagedJobStatus(view.status) || !opts.follow) {
+      for (const s of streamers.values()) s.flush();
+      return view;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(500, delay + 50);
+  }
+}

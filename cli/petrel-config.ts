@@ -1,0 +1,31 @@
+// The `jobs:` section of $PETREL_HOME/config.yaml: defaults for managed jobs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { UserError } from './errors.js';
+
+const JobsConfigSchema = z
+  .object({
+    /** how long a node may stop answering before a managed job treats it as lost */
+    unreachable_grace_seconds: z.number().positive().default(30),
+  })
+  .strict();
+
+export type JobsConfig = z.infer<typeof JobsConfigSchema>;
+
+export function readJobsConfig(home: string): JobsConfig {
+  const file = path.join(home, 'config.yaml');
+  let doc: Record<string, unknown> = {};
+  try {
+    doc = (parse(fs.readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${file}: ${(err as Error).message}`);
+  }
+  const result = JobsConfigSchema.safeParse(doc.jobs ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new UserError(`${file}: jobs.${issue.path.join('.')}: ${issue.message}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,23 @@
+// Reading failures that come back from activities.
+import { ApplicationFailure } from '@temporalio/workflow';
+
+export function rootCauseOf(err: unknown): unknown {
+  let e = err as { cause?: unknown } | undefined;
+  while (e && typeof e === 'object' && 'cause' in e && e.cause) e = e.cause as { cause?: unknown };
+  return e;
+}
+
+export function failureType(err: unknown): string | undefined {
+  const root = rootCauseOf(err);
+  return root instanceof ApplicationFailure ? (root.type ?? undefined) : undefined;
+}
+
+export function failureDetails<T>(err: unknown): T | undefined {
+  const root = rootCauseOf(err);
+  return root instanceof ApplicationFailure ? (root.details?.[0] as T | undefined) : undefined;
+}
+
+export function errorMessage(err: unknown): string {
+  const root = rootCauseOf(err);
+  return root instanceof Error ? root.message : String(root);
+}

@@ -1,0 +1,63 @@
+// Messages and views of the managedJob workflow, shared by the workflow, worker and CLI.
+import type { ClusterHandle } from '../core/cluster-state.js';
+import type { BlockedScope, PlacementCandidate } from '../core/failover.js';
+import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
+import type { RecoveryStrategy, ResourceRequest } from '../core/task.js';
+
+export interface ManagedJobInput {
+  jobId: number;
+  name?: string;
+  user: string;
+  /** the task's resource candidates, each with its infra resolved */
+  candidates: Array<ResourceRequest & { cloud: string }>;
+  numNodes: number;
+  setup?: string;
+  run?: string;
+  envs: Record<string, string>;
+  sealedSecrets: Record<string, string>;
+  workdir?: string;
+  gpusPerNode: number;
+  recovery: { strategy: RecoveryStrategy; maxRestartsOnErrors: number; recoverOnExitCodes: number[] };
+  retryUntilUp: boolean;
+  /** how long a node may stay silent before it counts as lost */
+  unreachableGraceSeconds: number;
+  /** one-line resources description for listings */
+  resourcesSummary: string;
+}
+
+export interface AttemptView {
+  attempt: number;
+  cloud: string;
+  region?: string;
+  zone?: string;
+  clusterName: string;
+  nodeIds: string[];
+  startedAt: string;
+  endedAt?: string;
+  outcome: AttemptOutcome;
+  reason?: string;
+  exitCode?: number | null;
+  /** detached-job keys of the setup and run phases on this attempt's cluster */
+  setupKey?: string;
+  runKey?: string;
+  handle?: ClusterHandle;
+}
+
+export interface ManagedJobView {
+  jobId: number;
+  name?: string;
+  user: string;
+  status: ManagedJobStatus;
+  /** stable across recoveries, like SkyPilot's */
+  taskId: string;
+  submittedAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  recoveries: number;
+  restartsOnErrors: number;
+  resourcesSummary: string;
+  attempts: AttemptView[];
+  blocked: BlockedScope[];
+  placements: PlacementCandidate[];
+  message?: string;
+}
