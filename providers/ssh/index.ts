@@ -1,0 +1,265 @@
+// The SSH node-pool provider: machines the user already has, listed in pools under
+// `ssh_node_pools:` in $PETREL_HOME/config.yaml. A cluster's region is a pool name; its nodes
+// are the first N hosts of the pool (or the hosts the request names). Nothing is created or
+// destroyed but a per-cluster directory on each host, ~/.petrel/clusters/<cluster>/, which is
+// that cluster's node home: two clusters sharing a host never see each other's files or jobs.
+//
+// A node handle carries everything a later process needs to reconnect (host, port, user,
+// identity_file, proxy_jump, the cluster dir), so a cluster keeps working if its pool is later
+// edited; only provision and check read the config.
+import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
+import { ProviderError, type CheckResult, type Provider, type ProvisionRequest } from '../types.js';
+import { parseHostString, parseProxyJump, readSshConfig, type SshConfig, type SshHostConfig, type SshPoolConfig } from './config.js';
+import { label, PATIENT, QUICK, sharedPool, type ConnectPolicy, type SshPool, type SshTarget } from './connection.js';
+import { TEARDOWN_SCRIPT } from './jobs.js';
+import { knownHostsPath } from './known-hosts.js';
+import { bashCommand, SshRunner } from './runner.js';
+import { shellQuote } from './shell.js';
+
+export { closeSshConnections, sharedPool, SshPool } from './connection.js';
+export { SshRunner } from './runner.js';
+
+/** A provision request that may name the hosts to use (ip or ip:port, all from the pool). */
+export type SshProvisionRequest = ProvisionRequest & { hosts?: string[] };
+
+export interface SshProviderOptions {
+  /** $PETREL_HOME */
+  home: string;
+  pool?: SshPool;
+}
+
+/** How long check/query wait for a host to run `true`. */
+const PROBE_TIMEOUT_MS = 5_000;
+const CLUSTER_DIR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function clusterDirOf(clusterName: string): string {
+  if (!CLUSTER_DIR_NAME.test(clusterName)) throw new ProviderError('config', `invalid cluster name '${clusterName}'`);
+  return `.petrel/clusters/${clusterName}`;
+}
+
+function targetOf(h: SshHostConfig): SshTarget {
+  const t: SshTarget = { host: h.host, port: h.port, user: h.user, identityFile: h.identityFile };
+  if (h.proxyJump) t.proxyJump = jumpTarget(h.proxyJump, h.user, h.identityFile);
+  return t;
+}
+
+function jumpTarget(spec: string, user: string, identityFile: string): SshTarget {
+  const j = parseProxyJump(spec);
+  if (!j.ok) throw new ProviderError('config', `proxy_jump '${spec}': ${j.problems[0]?.message ?? 'invalid'}`);
+  return { host: j.value.host, port: j.value.port, user: j.value.user ?? user, identityFile };
+}
+
+export function nodeTarget(node: NodeHandle): SshTarget {
+  const d = node.data;
+  if (!d.host || !d.port || !d.user || !d.identity_file) {
+    throw new ProviderError('config', `node ${node.rank} (${node.id}) has no SSH connection data; was it provisioned by the ssh provider?`);
+  }
+  const t: SshTarget = { host: d.host, port: Number(d.port), user: d.user, identityFile: d.identity_file };
+  if (d.proxy_jump) t.proxyJump = jumpTarget(d.proxy_jump, d.user, d.identity_file);
+  return t;
+}
+
+export class SshProvider implements Provider {
+  readonly name = 'ssh';
+  private readonly pool: SshPool;
+
+  constructor(private readonly opts: SshProviderOptions) {
+    this.pool = opts.pool ?? sharedPool;
+  }
+
+  get knownHostsFile(): string {
+    return knownHostsPath(this.opts.home);
+  }
+
+  private config(): SshConfig {
+    return readSshConfig(this.opts.home);
+  }
+
+  /** Connects (per `policy`) and runs `true` within PROBE_TIMEOUT_MS. */
+  private async probe(target: SshTarget, policy: ConnectPolicy): Promise<void> {
+    const r = await this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy }, (c) =>
+      c.exec('true', { timeoutMs: PROBE_TIMEOUT_MS, onTimeout: 'fail' }),
+    );
+    if (r.exitCode !== 0) throw new ProviderError('transient', `${label(target)}: 'true' exited with ${r.exitCode}`);
+  }
+
+  async check(): Promise<CheckResult> {
+    let config: SshConfig;
+    try {
+      config = this.config();
+    } catch (err) {
+      return { provider: this.name, enabled: false, detail: (err as Error).message };
+    }
+    if (config.pools.size === 0) {
+      return { provider: this.name, enabled: false, detail: `no ssh_node_pools in ${config.file}` };
+    }
+    const reports = await Promise.all(
+      [...config.pools.values()].map(async (pool) => {
+        const results = await Promise.all(
+          pool.hosts.map(async (h) => {
+            try {
+              await this.probe(targetOf(h), QUICK);
+              return { host: label(h), ok: true, why: '' };
+            } catch (err) {
+              return { host: label(h), ok: false, why: (err as Error).message };
+            }
+          }),
+        );
+        const up = results.filter((r) => r.ok);
+        const down = results.filter((r) => !r.ok).map((r) => r.why);
+        const line =
+          `pool ${pool.name}: ${up.length}/${results.length} hosts answer` +
+          (up.length ? ` (${up.map((r) => r.host).join(', ')})` : '') +
+          (down.length ? `; ${down.join('; ')}` : '');
+        return { up: up.length, line };
+      }),
+    );
+    return { provider: this.name, enabled: reports.some((r) => r.up > 0), detail: reports.map((r) => r.line).join('\n') };
+  }
+
+  /** The pool names: a cluster's region. */
+  async regions(): Promise<string[]> {
+    try {
+      return [...this.config().pools.keys()];
+    } catch {
+      return [];
+    }
+  }
+
+  async provision(req: SshProvisionRequest): Promise<ClusterHandle> {
+    const config = this.config();
+    const pool = this.poolFor(config, req.region);
+    const hosts = this.pickHosts(pool, req);
+    const dir = clusterDirOf(req.clusterName);
+    const failures: ProviderError[] = [];
+    await Promise.all(
+      hosts.map(async (h) => {
+        try {
+          const r = await this.pool.use(targetOf(h), { knownHostsFile: this.knownHostsFile, policy: PATIENT }, (c) =>
+            c.exec(`mkdir -p -- ${shellQuote(dir)}`, { timeoutMs: 30_000, onTimeout: 'fail' }),
+          );
+          if (r.exitCode !== 0) {
+            throw new ProviderError('transient', `cannot create ${dir} on ${label(h)}: ${r.stderr.toString().trim() || `exit code ${r.exitCode}`}`);
+          }
+        } catch (err) {
+          failures.push(err instanceof ProviderError ? err : new ProviderError('transient', `${label(h)}: ${(err as Error).message}`));
+        }
+      }),
+    );
+    if (failures.length) {
+      // A configuration problem blocks the whole pool; otherwise the hosts may come back.
+      const kind = failures.some((f) => f.kind === 'config') ? 'config' : 'transient';
+      throw new ProviderError(kind, `pool ${pool.name}: ${failures.map((f) => f.message).join('; ')}`);
+    }
+    const nodes: NodeHandle[] = hosts.map((h, rank) => {
+      const data: Record<string, string> = {
+        pool: pool.name,
+        host: h.host,
+        port: String(h.port),
+        user: h.user,
+        identity_file: h.identityFile,
+        dir,
+      };
+      if (h.proxyJump) data.proxy_jump = h.proxyJump;
+      return { rank, id: `${req.clusterName}-${rank}`, ip: h.host, data };
+    });
+    return { provider: this.name, clusterName: req.clusterName, region: pool.name, ...(req.zone ? { zone: req.zone } : {}), nodes };
+  }
+
+  private poolFor(config: SshConfig, region: string | undefined): SshPoolConfig {
+    const names = [...config.pools.keys()];
+    if (names.length === 0) throw new ProviderError('config', `no ssh_node_pools in ${config.file}`);
+    const name = region ?? (names.length === 1 ? names[0]! : undefined);
+    if (name === undefined) {
+      throw new ProviderError('config', `choose an SSH node pool as the region (pools in ${config.file}: ${names.join(', ')})`);
+    }
+    const pool = config.pools.get(name);
+    if (!pool) throw new ProviderError('config', `no SSH node pool '${name}' in ${config.file} (pools: ${names.join(', ')})`);
+    return pool;
+  }
+
+  private pickHosts(pool: SshPoolConfig, req: SshProvisionRequest): SshHostConfig[] {
+    if (req.hosts && req.hosts.length > 0) {
+      if (req.hosts.length !== req.numNodes) {
+        throw new ProviderError('config', `${req.numNodes} node(s) requested but ${req.hosts.length} host(s) named`);
+      }
+      return req.hosts.map((spec) => {
+        const parsed = parseHostString(spec);
+        if (!parsed.ok) throw new ProviderError('config', `host '${spec}': ${parsed.problems[0]?.message ?? 'invalid'}`);
+        const { ip, port } = parsed.value;
+        const matches = pool.hosts.filter((h) => h.host === ip && (port === undefined || h.port === port));
+        if (matches.length === 0) {
+          throw new ProviderError('config', `host '${spec}' is not in pool ${pool.name} (hosts: ${pool.hosts.map(label).join(', ')})`);
+        }
+        if (matches.length > 1) throw new ProviderError('config', `host '${spec}' is ambiguous in pool ${pool.name}; add the port`);
+        return matches[0]!;
+      });
+    }
+    if (pool.hosts.length < req.numNodes) {
+      throw new ProviderError(
+        'capacity',
+        `pool ${pool.name} has ${pool.hosts.length} host(s); ${req.numNodes} node(s) requested`,
+        'region',
+      );
+    }
+    return pool.hosts.slice(0, req.numNodes);
+  }
+
+  async query(handle: ClusterHandle): Promise<NodeStatus[]> {
+    return Promise.all(
+      handle.nodes.map(async (node): Promise<NodeStatus> => {
+        const target = nodeTarget(node);
+        let out: string;
+        try {
+          const r = await this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy: QUICK }, (c) =>
+            c.exec(`test -d ${shellQuote(node.data.dir ?? '.')} && echo up || echo gone`, { timeoutMs: PROBE_TIMEOUT_MS, onTimeout: 'fail' }),
+          );
+          out = r.stdout.toString().trim();
+        } catch (err) {
+          if (err instanceof ProviderError && err.kind === 'config') throw err;
+          return { rank: node.rank, state: 'gone', reason: 'unreachable' };
+        }
+        return out === 'up' ? { rank: node.rank, state: 'up' } : { rank: node.rank, state: 'gone', reason: 'terminated' };
+      }),
+    );
+  }
+
+  /**
+   * Kills every job of the cluster on each node and removes the cluster directory. A host
+   * that does not answer is skipped (there is nothing we could do there); a configuration
+   * problem (key refused, host key changed) is reported so the user can fix it and retry.
+   */
+  async terminate(handle: ClusterHandle): Promise<void> {
+    const problems: ProviderError[] = [];
+    await Promise.all(
+      handle.nodes.map(async (node) => {
+        try {
+          const target = nodeTarget(node);
+          const dir = node.data.dir ?? clusterDirOf(handle.clusterName);
+          const r = await this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy: QUICK }, (c) =>
+            c.exec(bashCommand(TEARDOWN_SCRIPT, [dir]), { timeoutMs: 60_000, onTimeout: 'fail' }),
+          );
+          if (r.exitCode !== 0) {
+            problems.push(new ProviderError('transient', `cleaning up ${dir} on ${label(target)}: ${r.stderr.toString().trim() || `exit code ${r.exitCode}`}`));
+          }
+        } catch (err) {
+          if (err instanceof ProviderError && err.kind === 'config') problems.push(err);
+          // unreachable: already gone as far as we can tell
+        }
+      }),
+    );
+    if (problems.length) {
+      const kind = problems.some((p) => p.kind === 'config') ? 'config' : 'transient';
+      throw new ProviderError(kind, problems.map((p) => p.message).join('; '));
+    }
+  }
+
+  runner(handle: ClusterHandle, node: NodeHandle): SshRunner {
+    return new SshRunner({
+      target: nodeTarget(node),
+      home: node.data.dir ?? clusterDirOf(handle.clusterName),
+      knownHostsFile: this.knownHostsFile,
+      pool: this.pool,
+    });
+  }
+}

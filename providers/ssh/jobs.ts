@@ -1,0 +1,92 @@
+// Detached jobs on an SSH node, with the local provider's contract (providers/local/
+// detached-jobs.ts): a job directory `<node home>/.petrel/jobs/<key>/` holding script.sh,
+// env.sh (mode 600: it may carry secrets, so they never appear on a command line),
+// output.log, pid and exit_code. A wrapper started under `setsid` records its pid (= the job's
+// process group) first, traps TERM/INT/HUP so a cancelled job still records 143, and writes
+// exit_code atomically. The directory is created with an exclusive mkdir: a second start of
+// the same key attaches instead of running the job twice.
+//
+// Each operation is one shell script run over the shared connection; paths are passed as
+// arguments, and relative ones are relative to the login directory (the remote home).
+
+/** How long a job dir without a pid file counts as "still starting". */
+export const START_GRACE_S = 5;
+
+export const JOBS_SUBDIR = '.petrel/jobs';
+
+// $1 = job dir (absolute), $2 = working directory (absolute)
+const WRAPPER = [
+  'cd "$1" || exit 1',
+  'echo $$ > pid.tmp && mv pid.tmp pid',
+  "trap 'petrel_signalled=1' TERM INT HUP",
+  '( . ./env.sh && cd "$2" && exec bash "$1/script.sh" )',
+  'code=$?',
+  'printf %s "$code" > exit_code.tmp && mv exit_code.tmp exit_code',
+].join('\n');
+
+/**
+ * $1 = jobs dir, $2 = key, $3 = bytes of env.sh at the start of stdin (script.sh follows),
+ * $4 = working directory, $5 = the wrapper. Prints `petrel:started` or `petrel:attached`.
+ */
+export const START_SCRIPT = [
+  'umask 077',
+  'jobs=$1; key=$2; envlen=$3; cwd=$4; wrapper=$5',
+  'mkdir -p -- "$cwd" && cwd=$(cd -- "$cwd" && pwd) || { cat >/dev/null; echo "cannot create working directory $4" >&2; exit 3; }',
+  'mkdir -p -- "$jobs" || { cat >/dev/null; exit 3; }',
+  'j="$jobs/$key"',
+  'if ! mkdir -- "$j" 2>/dev/null; then',
+  '  cat >/dev/null',
+  '  if [ -d "$j" ]; then echo petrel:attached; exit 0; fi',
+  '  echo "cannot create $j" >&2; exit 3',
+  'fi',
+  'j=$(cd -- "$j" && pwd)',
+  'head -c "$envlen" > "$j/env.sh"',
+  'cat > "$j/script.sh"',
+  'cd "$j" || exit 3',
+  ': >> output.log',
+  // A simple command in the background: the forked shell execs setsid at once, so nothing
+  // keeps this session's pipes open and the SSH channel closes as soon as we print.
+  'setsid bash -c "$wrapper" petrel-job "$j" "$cwd" </dev/null >>output.log 2>&1 &',
+  'echo petrel:started',
+].join('\n');
+
+export { WRAPPER };
+
+/** $1 = job dir. Prints `exited <code>`, `running`, `lost`, `starting <age s>` or `unknown`. */
+export const STATUS_SCRIPT = [
+  'j=$1',
+  'exited() { [ -f "$j/exit_code" ] && printf "exited %s\\n" "$(cat "$j/exit_code")"; }',
+  'exited && exit 0',
+  'if [ -f "$j/pid" ]; then',
+  '  pid=$(cat "$j/pid")',
+  '  if [ -n "$pid" ]; then',
+  '    err=$(kill -0 -- "-$pid" 2>&1) && { echo running; exit 0; }',
+  '    case $err in *ermitted*) echo running; exit 0;; esac',
+  '  fi',
+  '  exited && exit 0',
+  '  echo lost; exit 0',
+  'fi',
+  'if [ -d "$j" ]; then echo "starting $(( $(date +%s) - $(stat -c %Y "$j") ))"; exit 0; fi',
+  'echo unknown',
+].join('\n');
+
+/** $1 = job dir, $2 = signal name without SIG. */
+export const SIGNAL_SCRIPT = [
+  'pid=$(cat "$1/pid" 2>/dev/null) || exit 0',
+  '[ -n "$pid" ] && kill -s "$2" -- "-$pid" 2>/dev/null',
+  'exit 0',
+].join('\n');
+
+/**
+ * $1 = a node home (cluster dir). SIGKILLs every job process group recorded under it, then
+ * removes the directory. Succeeds when it is already gone.
+ */
+export const TEARDOWN_SCRIPT = [
+  'd=$1',
+  '[ -e "$d" ] || exit 0',
+  'for p in "$d"/.petrel/jobs/*/pid; do',
+  '  [ -f "$p" ] || continue',
+  '  pid=$(cat "$p") && [ -n "$pid" ] && kill -s KILL -- "-$pid" 2>/dev/null',
+  'done',
+  'rm -rf -- "$d"',
+].join('\n');
