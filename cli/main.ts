@@ -13,6 +13,12 @@ import { registerServer } from './commands/server.js';
 import { registerStatus } from './commands/status.js';
 import { registerValidate } from './commands/validate.js';
 
+// `petrel … | head` closes stdout early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('petrel')
   .description('Run AI jobs on any infrastructure; every launch is a durable Temporal workflow.')
   .version('0.1.0')

@@ -22,6 +22,16 @@ export function jobHandle(client: Client, id: number): WorkflowHandle {
   return client.workflow.getHandle(managedJobWorkflowId(id));
 }
 
+/** The workflow's description (no worker needed); a UserError if there is no such job. */
+export async function describeJob(client: Client, id: number) {
+  try {
+    return await jobHandle(client, id).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`managed job ${id} does not exist; see petrel jobs queue`);
+    throw err;
+  }
+}
+
 export async function managedJobView(client: Client, id: number): Promise<ManagedJobView> {
   try {
     return await jobHandle(client, id).query(managedJobStatusQuery);

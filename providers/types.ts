@@ -31,7 +31,11 @@ export interface Provider {
   query(handle: ClusterHandle): Promise<NodeStatus[]>;
   stop?(handle: ClusterHandle): Promise<void>;
   start?(handle: ClusterHandle): Promise<ClusterHandle>;
-  /** Idempotent: never fails because something is already gone. */
+  /**
+   * Idempotent: never fails because something is already gone. Must also work with a handle
+   * whose `nodes` is empty (a provision whose result was never seen): find the cluster's
+   * nodes by name (tags, labels, directories) and remove them all.
+   */
   terminate(handle: ClusterHandle): Promise<void>;
   runner(handle: ClusterHandle, node: NodeHandle): CommandRunner;
 }

@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -19,6 +20,7 @@ import { cancelJobUpdate, clusterStatusQuery, downUpdate, setAutostopUpdate, sub
 import type { ClusterCarriedState, ClusterView, ClusterWorkflowInput, JobRequest, JobView } from './cluster-types.js';
 import { errorMessage, failureType } from './failure-info.js';
 import { runPhase } from './job-phase.js';
+import { runToCompletion } from './uninterruptible.js';
 import { clusterSearchAttributes } from './search-attributes.js';
 
 function nowIso(): string {
@@ -184,19 +186,26 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
 
   let continuing = false;
   try {
-    if (!view.handle) {
+    let handle: ClusterHandle;
+    if (view.handle) handle = view.handle;
+    else {
       setStatus('INIT');
-      view.handle = await activities(SHORT, `provision ${input.provider}${input.region ? '/' + input.region : ''}, ${input.numNodes} node(s)`).provisionCluster({
-        provider: input.provider,
-        clusterName: input.clusterName,
-        numNodes: input.numNodes,
-        region: input.region,
-        zone: input.zone,
-        useSpot: input.useSpot,
-        accelerators: input.accelerators,
-        idempotencyKey: workflowInfo().workflowId,
-      });
-      view.region = view.handle.region;
+      handle = await runToCompletion(
+        () =>
+          activities(SHORT, `provision ${input.provider}${input.region ? '/' + input.region : ''}, ${input.numNodes} node(s)`).provisionCluster({
+            provider: input.provider,
+            clusterName: input.clusterName,
+            numNodes: input.numNodes,
+            region: input.region,
+            zone: input.zone,
+            useSpot: input.useSpot,
+            accelerators: input.accelerators,
+            idempotencyKey: workflowInfo().workflowId,
+          }),
+        () => undefined,
+        (provisioned) => (view.handle = provisioned),
+      );
+      view.region = handle.region;
       setStatus('UP');
     }
     for (;;) {
@@ -204,10 +213,10 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       const next = pending.shift();
       if (next) {
         if (view.status === 'STOPPED') {
-          view.handle = await activities(SHORT, 'start cluster').startCluster(view.handle);
+          handle = view.handle = await activities(SHORT, 'start cluster').startCluster(handle);
           setStatus('UP');
         }
-        await runJob(view.handle, next.id, next.request);
+        await runJob(handle, next.id, next.request);
         continue;
       }
       if (workflowInfo().continueAsNewSuggested) {
@@ -222,7 +231,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       if (woke) continue;
       if (!autostop) continue;
       if (autostop.down) break;
-      await activities(SHORT, 'autostop: stop cluster').stopCluster(view.handle);
+      await activities(SHORT, 'autostop: stop cluster').stopCluster(handle);
       setStatus('STOPPED');
     }
   } catch (err) {
@@ -233,7 +242,9 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     if (!continuing) await CancellationScope.nonCancellable(async () => {
       for (const p of pending.splice(0)) finishJob(jobById(p.id)!, 'CANCELLED', 'cluster torn down');
       setStatus('TERMINATING');
-      if (view.handle) await activities(TEARDOWN, `terminate ${input.provider} cluster ${input.clusterName}`).terminateCluster(view.handle);
+      // Torn down while still provisioning: the provider finds the nodes by name.
+      const last = view.handle ?? (patched('terminate-by-name') ? { provider: input.provider, clusterName: input.clusterName, region: input.region, nodes: [] } : undefined);
+      if (last) await activities(TEARDOWN, `terminate ${input.provider} cluster ${input.clusterName}`).terminateCluster(last);
       setStatus('TERMINATED');
       await condition(allHandlersFinished);
     });

@@ -1,4 +1,3 @@
 // Entry point of the workflow bundle: every workflow type the worker registers.
 export { clusterWorkflow } from './cluster.js';
-export { jobIdsWorkflow } from './job-ids.js';
 export { managedJobWorkflow } from './managed-job.js';

@@ -11,6 +11,7 @@ import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state
 import { activities, SHORT, TEARDOWN } from './activity-options.js';
 import { errorMessage, failureDetails, failureType } from './failure-info.js';
 import { runPhase } from './job-phase.js';
+import { runToCompletion } from './uninterruptible.js';
 import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
 import { jobSearchAttributes } from './search-attributes.js';
@@ -65,7 +66,9 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       attempt.reason ??= reason;
     }
     attempt.endedAt ??= nowIso();
-    if (attempt.handle) await activities(TEARDOWN, `terminate ${placementLabel(attempt)} cluster ${attempt.clusterName}`).terminateCluster(attempt.handle);
+    // Without a handle (cancelled while provisioning) the provider finds the nodes by name.
+    const handle = attempt.handle ?? { provider: attempt.cloud, clusterName: attempt.clusterName, region: attempt.region, zone: attempt.zone, nodes: [] };
+    await activities(TEARDOWN, `terminate ${placementLabel(attempt)} cluster ${attempt.clusterName}`).terminateCluster(handle);
     live = undefined;
   }
 
@@ -99,21 +102,30 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       outcome: 'running',
     };
     view.attempts.push(attempt);
+    live = attempt; // from here on, teardown covers it even if provisioning is interrupted
     try {
-      attempt.handle = await activities(SHORT, `provision ${placementLabel(placement)}, ${input.numNodes} node(s)`).provisionCluster({
-        provider: placement.cloud,
-        clusterName: attempt.clusterName,
-        numNodes: input.numNodes,
-        region: placement.region,
-        zone: placement.zone,
-        useSpot: candidate.useSpot,
-        accelerators: candidate.accelerators,
-        idempotencyKey: `job/${input.jobId}/${attempt.attempt}`,
-      });
+      await runToCompletion(
+        () =>
+          activities(SHORT, `provision ${placementLabel(placement)}, ${input.numNodes} node(s)`).provisionCluster({
+            provider: placement.cloud,
+            clusterName: attempt.clusterName,
+            numNodes: input.numNodes,
+            region: placement.region,
+            zone: placement.zone,
+            useSpot: candidate.useSpot,
+            accelerators: candidate.accelerators,
+            idempotencyKey: `job/${input.jobId}/${attempt.attempt}`,
+          }),
+        () => setStatus('CANCELLING'),
+        (handle) => (attempt.handle = handle),
+      );
     } catch (err) {
+      if (isCancellation(err)) throw err;
       const type = failureType(err);
       attempt.endedAt = nowIso();
       attempt.reason = errorMessage(err);
+      // A typed refusal created nothing; anything else stays `live` so teardown covers it.
+      if (type === FAILURE_TYPES.capacity || type === FAILURE_TYPES.quota || type === FAILURE_TYPES.config) live = undefined;
       if (type === FAILURE_TYPES.capacity || type === FAILURE_TYPES.quota) {
         attempt.outcome = type === FAILURE_TYPES.capacity ? 'no_capacity' : 'quota';
         const scope = failureDetails<{ scope?: CapacityScope }>(err)?.scope ?? 'region';
@@ -127,11 +139,10 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       attempt.outcome = 'error';
       throw err;
     }
-    live = attempt;
-    attempt.nodeIds = attempt.handle.nodes.map((n) => n.id);
+    attempt.nodeIds = attempt.handle!.nodes.map((n) => n.id);
     setStatus(view.status); // infra and region of the new attempt
     if (input.workdir) {
-      await activities(SHORT, `sync workdir to ${input.numNodes} node(s)`).syncWorkdir({ handle: attempt.handle, localDir: input.workdir });
+      await activities(SHORT, `sync workdir to ${input.numNodes} node(s)`).syncWorkdir({ handle: attempt.handle!, localDir: input.workdir });
     }
     return attempt;
   }

@@ -1,10 +1,10 @@
 // Handler of `petrel jobs cancel ID…|-n NAME|-a`: request cancellation (the workflow tears the
 // job's machines down in a non-cancellable scope) and wait until each job is CANCELLED.
-import { isTerminalManagedJobStatus, TERMINAL_MANAGED_JOB_STATUSES } from '../../core/managed-job-state.js';
+import { TERMINAL_MANAGED_JOB_STATUSES } from '../../core/managed-job-state.js';
 import { currentUser } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
-import { jobHandle, managedJobView, parseJobId } from '../managed-job-client.js';
+import { describeJob, jobHandle, managedJobView, parseJobId } from '../managed-job-client.js';
 import { confirm } from '../prompt.js';
 import { listJobs } from './jobs-queue.js';
 
@@ -25,27 +25,29 @@ export async function jobsCancel(ctx: CliContext, idArgs: string[], flags: { nam
     }
   }
   const client = await ctx.client();
-  for (const id of ids) await managedJobView(client, id); // every id exists before anything is cancelled
+  // Existence and state come from the server (describe), not from a query, so jobs that no
+  // worker has picked up yet (PENDING) can be cancelled too.
+  for (const id of ids) await describeJob(client, id);
   if (!(await confirm(`Cancel managed job${ids.length > 1 ? 's' : ''} ${ids.join(', ')}?`, !!flags.yes))) return 1;
   let failed = 0;
   await Promise.all(
     ids.map(async (id) => {
-      const before = await managedJobView(client, id);
-      if (isTerminalManagedJobStatus(before.status)) {
-        ctx.line(`Job ${id}: already ${before.status}`);
+      const handle = jobHandle(client, id);
+      if ((await handle.describe()).status.name !== 'RUNNING') {
+        ctx.line(`Job ${id}: already ${(await managedJobView(client, id)).status}`);
         return;
       }
-      await jobHandle(client, id).cancel();
+      await handle.cancel();
       const deadline = Date.now() + CANCEL_WAIT_MS;
       for (;;) {
-        const view = await managedJobView(client, id);
-        if (isTerminalManagedJobStatus(view.status)) {
-          ctx.line(`Job ${id}: ${view.status}`);
+        const state = (await handle.describe()).status.name;
+        if (state !== 'RUNNING') {
+          ctx.line(`Job ${id}: ${state === 'CANCELLED' ? 'CANCELLED' : (await managedJobView(client, id)).status}`);
           return;
         }
         if (Date.now() > deadline) {
           failed++;
-          ctx.note(`Job ${id}: still ${view.status} after ${CANCEL_WAIT_MS / 1000} s; its teardown goes on in the background`);
+          ctx.note(`Job ${id}: still being cancelled after ${CANCEL_WAIT_MS / 1000} s; its teardown goes on in the background`);
           return;
         }
         await new Promise((r) => setTimeout(r, 100));

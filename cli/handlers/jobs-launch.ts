@@ -3,12 +3,12 @@
 import type { RecoveryStrategy, TaskSpec } from '../../core/task.js';
 import { TASK_QUEUE } from '../../core/names.js';
 import { providerNames } from '../../providers/registry.js';
-import { allocateJobIdUpdate, JOB_IDS_WORKFLOW_ID } from '../../workflows/job-ids.js';
 import type { ManagedJobInput } from '../../workflows/managed-job-types.js';
 import { currentUser, describeResources, jobRequest } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
-import { followManagedJob, managedJobExitCode, managedJobWorkflowId } from '../managed-job-client.js';
+import { startWithNextJobId } from '../job-ids.js';
+import { followManagedJob, managedJobExitCode } from '../managed-job-client.js';
 import { readJobsConfig } from '../petrel-config.js';
 import { confirm } from '../prompt.js';
 import type { TaskFlags } from '../task-flags.js';
@@ -68,32 +68,21 @@ export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined
   if (!(await confirm('Submit?', !!flags.yes))) return 1;
 
   const client = await ctx.client();
-  const { WithStartWorkflowOperation } = await import('@temporalio/client');
-  const jobId = await client.workflow.executeUpdateWithStart(allocateJobIdUpdate, {
-    args: [],
-    startWorkflowOperation: new WithStartWorkflowOperation('jobIdsWorkflow', {
-      workflowId: JOB_IDS_WORKFLOW_ID,
-      taskQueue: TASK_QUEUE,
-      args: [],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    }),
-  });
   const { SearchAttributeType, defineSearchAttributeKey } = await import('@temporalio/common');
   const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
-  await client.workflow.start('managedJobWorkflow', {
-    workflowId: managedJobWorkflowId(jobId),
+  const jobId = await startWithNextJobId(client, (id) => ({
     taskQueue: TASK_QUEUE,
-    args: [{ ...base, jobId }],
+    args: [{ ...base, jobId: id }],
     memo: { resources: resourcesSummary },
-    // Visible and filterable before a worker has picked the job up.
+    // Visible and filterable before any worker has picked the job up.
     typedSearchAttributes: [
       { key: keyword('PetrelKind'), value: 'job' },
-      { key: keyword('PetrelJobId'), value: String(jobId) },
+      { key: keyword('PetrelJobId'), value: String(id) },
       { key: keyword('PetrelStatus'), value: 'PENDING' },
       { key: keyword('PetrelUser'), value: base.user },
       ...(task.name ? [{ key: keyword('PetrelJobName'), value: task.name }] : []),
     ],
-  });
+  }));
   ctx.note(`Managed job ${jobId} submitted.${flags.detachRun ? ` Follow it with: petrel jobs logs ${jobId} --follow` : ''}`);
   if (flags.detachRun) {
     ctx.line(String(jobId));

@@ -84,8 +84,10 @@ export class LocalProvider implements Provider {
 
   async terminate(handle: ClusterHandle): Promise<void> {
     await delay(this.config().terminate_delay_seconds);
+    // By what is on disk, not by the handle: a handle may be partial or empty.
     const root = clusterDir(this.opts.home, handle.clusterName);
-    for (const node of handle.nodes) killAllJobs(path.join(this.dirOf(handle, node), JOBS_DIR), 'SIGKILL');
+    const nodeDirs = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => d.startsWith('node-')) : [];
+    for (const dir of nodeDirs) killAllJobs(path.join(root, dir, JOBS_DIR), 'SIGKILL');
     fs.rmSync(root, { recursive: true, force: true });
   }
 

@@ -1,0 +1,34 @@
+// Managed-job ids are the short numbers users type (1, 2, 3, … as in SkyPilot). The server
+// makes them unique: each job's workflow id is `job/<id>`, started with REJECT_DUPLICATE, so
+// two submitters that guess the same next id cannot both win; the loser takes the next one.
+// No worker is involved, so jobs can be queued (PENDING) while no worker runs.
+import type { Client, WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { managedJobWorkflowId } from './managed-job-client.js';
+
+const MAX_TRIES = 200;
+
+/** The highest job id visibility knows of (newest started first), or 0. */
+async function newestJobId(client: Client): Promise<number> {
+  for await (const wf of client.workflow.list({ query: "PetrelKind = 'job'", pageSize: 1 })) {
+    const id = Number(wf.workflowId.replace(/^job\//, ''));
+    return Number.isInteger(id) ? id : 0;
+  }
+  return 0;
+}
+
+export async function startWithNextJobId(
+  client: Client,
+  options: (jobId: number) => Omit<WorkflowStartOptions, 'workflowId' | 'workflowIdReusePolicy'> & { args: unknown[] },
+): Promise<number> {
+  let id = (await newestJobId(client)) + 1;
+  for (let tries = 0; tries < MAX_TRIES; tries++, id++) {
+    try {
+      await client.workflow.start('managedJobWorkflow', { ...options(id), workflowId: managedJobWorkflowId(id), workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+      return id;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  throw new Error(`could not find a free job id after ${MAX_TRIES} tries`);
+}
