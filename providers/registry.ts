@@ -1,5 +1,6 @@
 // The one place that lists providers: adding one is a folder plus a line here.
 import { LocalProvider } from './local/index.js';
+import { SshProvider } from './ssh/index.js';
 import type { Provider } from './types.js';
 
 export interface ProviderContext {
@@ -9,6 +10,7 @@ export interface ProviderContext {
 
 const FACTORIES: Record<string, (ctx: ProviderContext) => Provider> = {
   local: (ctx) => new LocalProvider({ home: ctx.home }),
+  ssh: (ctx) => new SshProvider({ home: ctx.home }),
 };
 
 export function providerNames(): string[] {

@@ -14,12 +14,16 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, SFTPWrapper } from 'ssh2';
 import { ProviderError } from '../types.js';
 import { verifyHostKey } from './known-hosts.js';
 
-const { Client, utils } = ssh2;
+// ssh2 takes ~40 ms to load: only commands that really talk to a node pay for it.
+let ssh2Module: Promise<typeof import('ssh2')> | undefined;
+async function ssh2(): Promise<typeof import('ssh2')> {
+  ssh2Module ??= import('ssh2').then((m) => (m as unknown as { default: typeof import('ssh2') }).default ?? m);
+  return ssh2Module;
+}
 
 export interface SshTarget {
   host: string;
@@ -88,7 +92,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // ---- identity -------------------------------------------------------------------------------
 
 /** Reads the private key, refusing one that other users can read (as ssh itself does). */
-export function loadIdentity(file: string): Buffer {
+export async function loadIdentity(file: string): Promise<Buffer> {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -111,7 +115,7 @@ export function loadIdentity(file: string): Buffer {
   } catch (err) {
     throw new ProviderError('config', `identity_file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const parsed = utils.parseKey(key);
+  const parsed = (await ssh2()).utils.parseKey(key);
   if (parsed instanceof Error) {
     const why = /passphrase/i.test(parsed.message)
       ? 'it is protected by a passphrase; Petrel needs a key without one'
@@ -557,7 +561,7 @@ export class SshPool {
   private async connectWithRetries(key: string, target: SshTarget, ctx: ConnectContext): Promise<Connection> {
     const policy = ctx.policy ?? PATIENT;
     // Key problems are final and the same on every attempt: report them before dialling.
-    const privateKey = loadIdentity(target.identityFile);
+    const privateKey = await loadIdentity(target.identityFile);
     let last: Failure | undefined;
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       try {
@@ -582,6 +586,7 @@ export class SshPool {
 
   /** One attempt; rejects with a Failure. */
   private async connectOnce(key: string, target: SshTarget, ctx: ConnectContext, policy: ConnectPolicy, privateKey: Buffer): Promise<Connection> {
+    const { Client } = await ssh2();
     let via: Connection | undefined;
     let sock: net.Socket | ClientChannel;
     try {
@@ -604,6 +609,9 @@ export class SshPool {
     }
     let hostKeyProblem: string | undefined;
     const client = new Client();
+    // ssh2 can emit more than one error for one failure (a handshake timeout, then the lost
+    // socket): keep a listener for the client's whole life so none is ever unhandled.
+    client.on('error', () => undefined);
     try {
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error) => {
