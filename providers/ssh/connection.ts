@@ -141,6 +141,7 @@ export class Connection {
   private readonly waiting: Array<() => void> = [];
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private closed = false;
+  private viaHeld = false;
   private readonly onCloseHandlers: Array<() => void> = [];
 
   constructor(
@@ -171,18 +172,26 @@ export class Connection {
     this.leases++;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    if (this.leases === 1) {
+    if (this.leases === 1 && !this.closed) {
       this.sock.ref?.();
-      this.via?.acquire();
+      this.holdVia(true);
     }
   }
 
   release(): void {
     this.leases = Math.max(0, this.leases - 1);
-    if (this.leases > 0) return;
+    if (this.leases > 0 || this.closed) return;
     this.sock.unref?.();
-    this.via?.release();
+    this.holdVia(false);
     this.scheduleIdleClose();
+  }
+
+  /** While this connection is busy, so is the bastion it is tunnelled through. */
+  private holdVia(hold: boolean): void {
+    if (!this.via || this.viaHeld === hold) return;
+    this.viaHeld = hold;
+    if (hold) this.via.acquire();
+    else this.via.release();
   }
 
   private pin(): void {
@@ -225,10 +234,8 @@ export class Connection {
     this.sftpSession = undefined;
     for (const w of this.waiting.splice(0)) w();
     for (const fn of this.onCloseHandlers.splice(0)) fn();
-    if (this.via) {
-      if (this.leases > 0) this.via.release();
-      this.via.unpin();
-    }
+    this.holdVia(false);
+    this.via?.unpin();
   }
 
   private async channelSlot(): Promise<() => void> {

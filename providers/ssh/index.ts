@@ -114,7 +114,7 @@ export class SshProvider implements Provider {
         return { up: up.length, line };
       }),
     );
-    return { provider: this.name, enabled: reports.some((r) => r.up > 0), detail: reports.map((r) => r.line).join('\n') };
+    return { provider: this.name, enabled: reports.some((r) => r.up > 0), detail: reports.map((r) => r.line).join('; ') };
   }
 
   /** The pool names: a cluster's region. */

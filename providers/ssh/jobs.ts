@@ -1,7 +1,7 @@
 // Detached jobs on an SSH node, with the local provider's contract (providers/local/
 // detached-jobs.ts): a job directory `<node home>/.petrel/jobs/<key>/` holding script.sh,
-// env.sh (mode 600: it may carry secrets, so they never appear on a command line),
-// output.log, pid and exit_code. A wrapper started under `setsid` records its pid (= the job's
+// output.log, pid and exit_code, and briefly env.sh (mode 600, removed once the job has read
+// it: variables may carry secrets, so they never appear on a command line or linger on disk). A wrapper started under `setsid` records its pid (= the job's
 // process group) first, traps TERM/INT/HUP so a cancelled job still records 143, and writes
 // exit_code atomically. The directory is created with an exclusive mkdir: a second start of
 // the same key attaches instead of running the job twice.
@@ -19,7 +19,8 @@ const WRAPPER = [
   'cd "$1" || exit 1',
   'echo $$ > pid.tmp && mv pid.tmp pid',
   "trap 'petrel_signalled=1' TERM INT HUP",
-  '( . ./env.sh && cd "$2" && exec bash "$1/script.sh" )',
+  // env.sh may carry secrets: it is read once and removed (a second start attaches, never reruns)
+  '( . ./env.sh && rm -f ./env.sh && cd "$2" && exec bash "$1/script.sh" )',
   'code=$?',
   'printf %s "$code" > exit_code.tmp && mv exit_code.tmp exit_code',
 ].join('\n');

@@ -16,9 +16,12 @@ export function exportLine(env: Record<string, string> | undefined): string {
   return `export ${entries.map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ')}`;
 }
 
-/** `dir/sub` under `root` on the node; an absolute `sub` stays as it is. Both are POSIX paths. */
+/** `sub` under `root` on the node; an absolute `sub` stays as it is. Both are POSIX paths. */
 export function remoteJoin(root: string, sub: string): string {
   if (path.posix.isAbsolute(sub)) return path.posix.normalize(sub);
+  // `~` is the node home here too (as in SkyPilot's `~/sky_workdir`)
+  if (sub === '~') sub = '.';
+  else if (sub.startsWith('~/')) sub = sub.slice(2);
   const joined = path.posix.join(root || '.', sub || '.');
   return joined;
 }

@@ -11,6 +11,7 @@ import { SshPool, type SshTarget } from '../../providers/ssh/connection.js';
 import { SshRunner } from '../../providers/ssh/runner.js';
 import { ProviderError } from '../../providers/types.js';
 import { startSshd, writePoolConfig, type SshdCluster } from '../support/sshd.js';
+import { waitFor } from '../support/petrel.js';
 
 let sshd: SshdCluster;
 let home: string;
@@ -155,7 +156,14 @@ describe('unreachable hosts', () => {
       { rank: 0, state: 'up' },
       { rank: 1, state: 'up' },
     ]);
+    const running = r1.run('touch started; sleep 60').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await waitFor('command running', () => fs.existsSync(path.join(sshd.hosts[1]!.home, '.petrel/clusters/dies/started')) || undefined);
     await sshd.kill(1);
+    // a command in flight when the host died fails as transient, naming the host
+    expect(await running).toMatchObject({ kind: 'transient', message: `lost the connection to ${sshd.hosts[1]!.ip}:${sshd.hosts[1]!.port} while a command was running` });
     const started = Date.now();
     expect(await provider.query(handle)).toEqual([
       { rank: 0, state: 'up' },

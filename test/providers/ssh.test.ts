@@ -96,10 +96,10 @@ describe('ssh runner: detached jobs', () => {
     const nodeHome = path.join(sshd.hosts[0]!.home, 'node');
     expect((await r.readLog('1-run', 0)).data).toBe(`out b'ar ${nodeHome}/work\n`);
     expect(fs.readFileSync(path.join(nodeHome, 'runs.txt'), 'utf8')).toBe('run\n');
-    // the job dir follows the local contract; env.sh (which may hold secrets) is private
+    // the job dir follows the local contract; env.sh (which may hold secrets) is gone once read
     const jobDir = path.join(nodeHome, '.petrel/jobs/1-run');
-    expect(fs.readdirSync(jobDir).sort()).toEqual(['env.sh', 'exit_code', 'output.log', 'pid', 'script.sh']);
-    expect(fs.statSync(path.join(jobDir, 'env.sh')).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(jobDir).sort()).toEqual(['exit_code', 'output.log', 'pid', 'script.sh']);
+    expect(fs.statSync(jobDir).mode & 0o777).toBe(0o700);
     expect(await r.status('never-started')).toEqual({ state: 'unknown' });
   });
 
@@ -215,6 +215,9 @@ describe('ssh runner: upload', () => {
       // relative to the remote home when the runner is rooted at ~
       await runner({ home: '' }).upload(src, 'at-home');
       expect(fs.existsSync(path.join(sshd.hosts[0]!.home, 'at-home', 'train.py'))).toBe(true);
+      // and `~/x` means the node home too
+      await r.upload(src, '~/tilde');
+      expect(fs.existsSync(path.join(sshd.hosts[0]!.home, 'node', 'tilde', 'train.py'))).toBe(true);
     } finally {
       fs.rmSync(src, { recursive: true, force: true });
     }
