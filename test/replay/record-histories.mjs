@@ -23,6 +23,21 @@ function petrel(...args) {
   return r;
 }
 
+function describe(id) {
+  return JSON.parse(petrel('jobs', 'describe', String(id), '--json').stdout);
+}
+
+function waitUntil(id, ok) {
+  for (let i = 0; i < 300; i++) {
+    const v = describe(id);
+    if (ok(v)) return v;
+    spawnSync('sleep', ['0.2']);
+  }
+  throw new Error(`job ${id} never reached the expected state`);
+}
+
+const running = (attempts) => (v) => v.status === 'RUNNING' && v.attempts.length === attempts && v.attempts.at(-1).runKey;
+
 const scenarios = {
   // launch with setup on 2 nodes, a second exec, a failing exec, a cancelled job, then down
   'cluster-jobs-and-down': () => {
@@ -39,9 +54,34 @@ const scenarios = {
     petrel('launch', '-c', 'rec2', '-y', '--down', 'echo bye');
     return 'cluster/rec2';
   },
+  // a managed job with setup, preempted once, recovered in another region, then succeeded
+  'managed-job-recovered': () => {
+    const gate = path.join(home, 'gate');
+    const id = Number(petrel('jobs', 'launch', '-d', '-y', '-n', 'rec', '--workdir', 'examples/workdir-demo', `cat message.txt; while [ ! -f ${gate} ]; do sleep 0.2; done`).stdout.trim());
+    waitUntil(id, running(1));
+    petrel('debug', 'preempt', '--job', String(id));
+    waitUntil(id, running(2));
+    fs.writeFileSync(gate, '');
+    return `job/${id}`;
+  },
+  // a managed job cancelled while it runs
+  'managed-job-cancelled': () => {
+    const id = Number(petrel('jobs', 'launch', '-d', '-y', 'sleep 300').stdout.trim());
+    waitUntil(id, running(1));
+    petrel('jobs', 'cancel', String(id), '-y');
+    return `job/${id}`;
+  },
+  // no capacity anywhere: three passes over every region, then FAILED_NO_RESOURCE
+  'managed-job-no-resource': () => {
+    fs.writeFileSync(path.join(home, 'config.yaml'), 'local:\n  regions: [region-a, region-b]\n  unavailable_regions: [region-a, region-b]\n');
+    petrel('jobs', 'launch', '-y', 'echo never');
+    fs.writeFileSync(path.join(home, 'config.yaml'), 'local:\n  regions: [region-a, region-b, region-c]\n');
+    return `job/${JSON.parse(petrel('jobs', 'queue', '--json').stdout)[0].id}`;
+  },
 };
 
 const { findTemporalBinary } = await import('../../dist/cli/embedded/temporal-binary.js');
+fs.writeFileSync(path.join(home, 'config.yaml'), 'local:\n  regions: [region-a, region-b, region-c]\n');
 try {
   petrel('server', 'start');
   const temporalBin = findTemporalBinary(home);
@@ -50,7 +90,7 @@ try {
   for (const [name, run] of Object.entries(scenarios)) {
     const workflowId = run();
     const handle = client.workflow.getHandle(workflowId);
-    await handle.result();
+    await handle.result().catch(() => undefined); // a cancelled job ends as Canceled
     // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
     const shown = spawnSync(temporalBin, ['workflow', 'show', '-w', workflowId, '--output', 'json', '--address', `127.0.0.1:${port}`], { encoding: 'utf8' });
     if (shown.status !== 0) throw new Error(shown.stderr);

@@ -1,4 +1,5 @@
-// Replays recorded cluster-workflow histories against the current workflow code: a change
+// Replays recorded histories (cluster and managed-job workflows, from this and earlier
+// versions of the code) against the current workflow code: a change
 // that would break running clusters fails here (guard such changes with patched()).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ const dir = path.join(import.meta.dirname, 'histories');
 const bundle = path.resolve(import.meta.dirname, '..', '..', 'dist', 'workflow-bundle.js');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-describe('cluster workflow replay', () => {
+describe('workflow replay', () => {
   it('has recorded histories to replay', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
   });
