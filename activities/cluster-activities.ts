@@ -113,7 +113,9 @@ export function createClusterActivities(ctx: ProviderContext) {
         for (;;) {
           // A node that cannot be asked is no verdict: the node-health check decides.
           gang.record(await Promise.all(runners.map((r) => r.status(req.key).catch((): DetachedJobState => ({ state: 'running' })))));
-          const loss = await health.check(gang.sawLoss);
+          // What a killed wrapper left behind in its process group goes too.
+          await Promise.all(gang.lostNow.map((i) => runners[i]!.signal(req.key, 'SIGKILL').catch(() => undefined)));
+          const loss = await health.check(gang.lostNow.length > 0);
           if (loss) {
             await Promise.all(runners.map((r) => r.signal(req.key, 'SIGKILL').catch(() => undefined)));
             throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: loss.message, nonRetryable: true, details: [loss.nodes] });

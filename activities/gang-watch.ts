@@ -11,8 +11,8 @@ export class GangWatch {
   private readonly done: boolean[];
   private firstFailure: number | null | undefined;
   private stopping = false;
-  /** set when some node's process vanished without an exit code during the last record() */
-  sawLoss = false;
+  /** nodes whose wrapper vanished without an exit code during the last record() */
+  lostNow: number[] = [];
 
   constructor(size: number) {
     this.exitCodes = Array.from({ length: size }, () => null);
@@ -20,7 +20,7 @@ export class GangWatch {
   }
 
   record(states: DetachedJobState[]): void {
-    this.sawLoss = false;
+    this.lostNow = [];
     states.forEach((s, i) => {
       if (this.done[i]) return;
       if (s.state === 'exited') {
@@ -29,7 +29,7 @@ export class GangWatch {
         if (s.exitCode !== 0) this.firstFailure ??= s.exitCode;
       } else if (s.state === 'lost' || s.state === 'unknown') {
         this.done[i] = true;
-        this.sawLoss = true;
+        this.lostNow.push(i);
         if (this.firstFailure === undefined) this.firstFailure = null;
       }
     });

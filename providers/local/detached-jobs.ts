@@ -68,7 +68,8 @@ export function detachedJobState(jobsRoot: string, key: string): DetachedJobStat
   const exit = readText(path.join(dir, EXIT));
   if (exit !== undefined) return { state: 'exited', exitCode: Number.parseInt(exit, 10) };
   const pid = readPid(dir);
-  if (pid !== undefined) return groupAlive(pid) ? { state: 'running' } : { state: 'lost' };
+  // The wrapper writes the exit code before it exits, so a dead wrapper without one was killed.
+  if (pid !== undefined) return leaderAlive(pid) ? { state: 'running' } : { state: 'lost' };
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -123,6 +124,25 @@ export function killAllJobs(jobsRoot: string, signal: NodeJS.Signals): void {
   for (const key of keys) {
     const pid = readPid(path.join(jobsRoot, key));
     if (pid !== undefined) killGroup(pid, signal);
+  }
+}
+
+const HAS_PROC = fs.existsSync('/proc/self/stat');
+
+/**
+ * Whether the job's wrapper (its process-group leader) still runs. A killed process can
+ * linger as a zombie until its parent reaps it — for orphans that is PID 1, which in some
+ * containers reaps slowly — so on Linux a zombie counts as dead.
+ */
+export function leaderAlive(pid: number): boolean {
+  if (!HAS_PROC) return groupAlive(pid);
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return state !== 'Z' && state !== 'X' && pgrp === pid;
+  } catch {
+    return false;
   }
 }
 
