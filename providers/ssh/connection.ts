@@ -69,8 +69,12 @@ export interface ExecOptions {
 }
 
 const CHANNEL_OPEN_TIMEOUT_MS = 20_000;
-/** OpenSSH's MaxSessions defaults to 10 channels per connection; stay below it. */
-const MAX_CHANNELS = 8;
+/**
+ * OpenSSH's MaxSessions defaults to 10 sessions per connection, and the server frees one a
+ * little after we see it close: stay well below.
+ */
+const MAX_CHANNELS = 6;
+const CHANNEL_REFUSED_RETRIES = 8;
 const MAX_OUTPUT_BYTES = 64 << 20;
 const TCP_KEEPALIVE_MS = 15_000;
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
@@ -88,6 +92,9 @@ export class StaleConnectionError extends ProviderError {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The server said no to a channel on a connection that is otherwise fine. */
+class ChannelRefused extends Error {}
 
 // ---- identity -------------------------------------------------------------------------------
 
@@ -252,13 +259,38 @@ export class Connection {
   }
 
   /**
-   * Opens a channel with `open`, failing as stale if the server does not answer in time (the
-   * connection is then dropped). `open` receives ssh2's callback. `onOpen` runs synchronously
-   * inside that callback: ssh2 may emit a short command's exit and close events in the same
-   * tick, before a promise continuation could attach listeners.
+   * Opens a channel with `open`. `open` receives ssh2's callback; `onOpen` runs synchronously
+   * inside it, because ssh2 may emit a short command's exit and close events in the same tick,
+   * before a promise continuation could attach listeners.
+   *
+   * A server that refuses a channel on a live connection is usually at its per-connection
+   * session limit (OpenSSH's MaxSessions counts a session until it has processed our close,
+   * which lags behind our own bookkeeping): wait a little and ask again on the same
+   * connection. Only a connection that does not answer at all is stale.
    */
-  private openChannel<C>(what: string, open: (cb: (err: Error | undefined, ch: C) => void) => void, onOpen?: (ch: C) => void): Promise<C> {
+  private async openChannel<C>(what: string, open: (cb: (err: Error | undefined, ch: C) => void) => void, onOpen?: (ch: C) => void): Promise<C> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.openChannelOnce(what, open, onOpen);
+      } catch (err) {
+        if (!(err instanceof ChannelRefused)) throw err;
+        if (attempt >= CHANNEL_REFUSED_RETRIES) {
+          throw new ProviderError(
+            'transient',
+            `${label(this.target)} refused to open ${what} (${err.message}); does its sshd allow only a few sessions per connection (MaxSessions)?`,
+          );
+        }
+        await sleep(Math.min(1000, 25 * 2 ** attempt));
+      }
+    }
+  }
+
+  private openChannelOnce<C>(what: string, open: (cb: (err: Error | undefined, ch: C) => void) => void, onOpen?: (ch: C) => void): Promise<C> {
     return new Promise<C>((resolve, reject) => {
+      if (this.closed) {
+        reject(new StaleConnectionError(`the connection to ${label(this.target)} was closed`));
+        return;
+      }
       let done = false;
       const timer = setTimeout(() => {
         if (done) return;
@@ -275,7 +307,8 @@ export class Connection {
           }
           done = true;
           if (err) {
-            reject(new StaleConnectionError(`cannot open ${what} on ${label(this.target)}: ${err.message}`));
+            if (this.closed) reject(new StaleConnectionError(`cannot open ${what} on ${label(this.target)}: ${err.message}`));
+            else reject(new ChannelRefused(err.message));
             return;
           }
           onOpen?.(ch);

@@ -244,14 +244,12 @@ describe('ssh runner: connections', () => {
     }
   });
 
-  it('an idle connection does not keep the process alive and is closed after the idle period', async () => {
+  // (That an idle connection does not keep a process alive is tested end to end with
+  // `petrel check ssh` in ssh-provider.test.ts.)
+  it('an idle connection is closed after the idle period', async () => {
     const own = new SshPool({ idleMs: 500 });
-    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
-    const before = sockets();
     await runner({ pool: own }).run('true');
     expect(own.size).toBe(1);
-    // idle: the socket is unref'd, so it no longer counts as keeping the event loop alive
-    expect(sockets()).toBe(before);
     await waitFor('idle close', () => own.size === 0 || undefined, 5_000);
     await runner({ pool: own }).run('true');
     expect(own.connectsTotal).toBe(2);
