@@ -53,17 +53,31 @@ export const START_SCRIPT = [
 
 export { WRAPPER };
 
-/** $1 = job dir. Prints `exited <code>`, `running`, `lost`, `starting <age s>` or `unknown`. */
+/**
+ * $1 = job dir. Prints `exited <code>`, `running`, `lost`, `starting <age s>` or `unknown`.
+ * Running means the wrapper (the process-group leader) is alive: it writes the exit code before
+ * it exits, so a dead wrapper without one was killed. A zombie counts as dead (orphans wait for
+ * PID 1 to reap them, which in some containers is slow), and a pid that now belongs to another
+ * process group was reused. Without /proc, any live member of the group counts.
+ */
 export const STATUS_SCRIPT = [
   'j=$1',
   'exited() { [ -f "$j/exit_code" ] && printf "exited %s\\n" "$(cat "$j/exit_code")"; }',
+  'leader_alive() {',
+  '  if [ -d /proc/self ]; then',
+  '    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1',
+  '    p=$1; set -- ${s##*) }',
+  '    [ "$1" != Z ] && [ "$1" != X ] && [ "$3" = "$p" ]',
+  '  else',
+  '    err=$(kill -0 -- "-$1" 2>&1) && return 0',
+  '    case $err in *ermitted*) return 0;; esac',
+  '    return 1',
+  '  fi',
+  '}',
   'exited && exit 0',
   'if [ -f "$j/pid" ]; then',
   '  pid=$(cat "$j/pid")',
-  '  if [ -n "$pid" ]; then',
-  '    err=$(kill -0 -- "-$pid" 2>&1) && { echo running; exit 0; }',
-  '    case $err in *ermitted*) echo running; exit 0;; esac',
-  '  fi',
+  '  if [ -n "$pid" ] && leader_alive "$pid"; then echo running; exit 0; fi',
   '  exited && exit 0',
   '  echo lost; exit 0',
   'fi',

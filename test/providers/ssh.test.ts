@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshPool, type SshTarget } from '../../providers/ssh/connection.js';
 import { SshRunner } from '../../providers/ssh/runner.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
-import { waitFor } from '../support/petrel.js';
+import { alive, waitFor } from '../support/petrel.js';
 
 let sshd: SshdCluster;
 let home: string;
@@ -134,6 +134,20 @@ describe('ssh runner: detached jobs', () => {
     const pgid = await waitFor('pid', () => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : undefined));
     process.kill(-pgid, 'SIGKILL');
     expect(await finished(r, 'doomed')).toEqual({ state: 'lost' });
+  });
+
+  it('a killed wrapper is lost even while its children linger; SIGKILL to the job clears them', async () => {
+    const r = runner();
+    await r.startDetached({ key: 'orphan', script: 'sleep 300 & echo $! > orphan.pid; wait', env: {} });
+    const nodeHome = path.join(sshd.hosts[0]!.home, 'node');
+    const read = (f: string) => () => (fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim() ? Number(fs.readFileSync(f, 'utf8')) : undefined);
+    const wrapper = await waitFor('wrapper pid', read(path.join(nodeHome, '.petrel/jobs/orphan/pid')));
+    const child = await waitFor('child pid', read(path.join(nodeHome, 'orphan.pid')));
+    process.kill(wrapper, 'SIGKILL');
+    expect(await finished(r, 'orphan')).toEqual({ state: 'lost' });
+    expect(alive(child)).toBe(true);
+    await r.signal('orphan', 'SIGKILL');
+    await waitFor('child gone', () => !alive(child) || undefined, 5_000);
   });
 
   it('reads the log from any offset without splitting a UTF-8 character', async () => {
