@@ -106,7 +106,7 @@ export class SshProvider implements Provider {
           }),
         );
         const up = results.filter((r) => r.ok);
-        const down = results.filter((r) => !r.ok).map((r) => r.why);
+        const down = [...new Set(results.filter((r) => !r.ok).map((r) => r.why))];
         const line =
           `pool ${pool.name}: ${up.length}/${results.length} hosts answer` +
           (up.length ? ` (${up.map((r) => r.host).join(', ')})` : '') +
@@ -236,6 +236,10 @@ export class SshProvider implements Provider {
         try {
           const target = nodeTarget(node);
           const dir = node.data.dir ?? clusterDirOf(handle.clusterName);
+          // We only ever remove what provision created: never a home directory by mistake.
+          if (!/(^|\/)\.petrel\/clusters\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(dir)) {
+            throw new ProviderError('config', `node ${node.rank}: refusing to remove '${dir}', which is not a Petrel cluster directory`);
+          }
           const r = await this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy: QUICK }, (c) =>
             c.exec(bashCommand(TEARDOWN_SCRIPT, [dir]), { timeoutMs: 60_000, onTimeout: 'fail' }),
           );

@@ -1,6 +1,7 @@
 // Small helpers for the shell text we send to nodes. Every remote command is POSIX sh run by
 // the login shell, which starts in the user's home directory: relative paths are relative to ~.
 import path from 'node:path';
+import { ProviderError } from '../types.js';
 
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -12,7 +13,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function exportLine(env: Record<string, string> | undefined): string {
   const entries = Object.entries(env ?? {});
   if (entries.length === 0) return '';
-  for (const [k] of entries) if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name '${k}'`);
+  for (const [k] of entries) if (!ENV_NAME.test(k)) throw new ProviderError('config', `invalid environment variable name '${k}'`);
   return `export ${entries.map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ')}`;
 }
 

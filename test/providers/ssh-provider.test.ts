@@ -165,6 +165,15 @@ describe('ssh provider', () => {
     expect((await provider.query(handle)).map((s) => s.state)).toEqual(['gone', 'gone', 'gone']);
   });
 
+  it('terminate never removes anything but a cluster directory', async () => {
+    const handle = await provider.provision(req('safe', 1));
+    const forged = { ...handle, nodes: [{ ...handle.nodes[0]!, data: { ...handle.nodes[0]!.data, dir: '.' } }] };
+    await expect(provider.terminate(forged)).rejects.toMatchObject({ kind: 'config', message: expect.stringContaining("refusing to remove '.'") });
+    expect(fs.existsSync(path.join(sshd.hosts[0]!.home, '.petrel/clusters/safe'))).toBe(true);
+    await provider.terminate(handle);
+    expect(fs.existsSync(path.join(sshd.hosts[0]!.home, '.petrel/clusters/safe'))).toBe(false);
+  });
+
   it('uses the hosts a request names, and refuses hosts outside the pool', async () => {
     const handle = await provider.provision(req('pick', 2, { hosts: [hostId(2), sshd.hosts[0]!.ip] }));
     expect(handle.nodes.map((n) => [n.rank, n.ip])).toEqual([
