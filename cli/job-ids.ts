@@ -6,7 +6,7 @@ import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { managedJobWorkflowId } from './managed-job-client.js';
 
-const MAX_TRIES = 200;
+const MAX_TRIES = 1000;
 
 /** The highest job id visibility knows of (newest started first), or 0. */
 async function newestJobId(client: Client): Promise<number> {
@@ -17,18 +17,30 @@ async function newestJobId(client: Client): Promise<number> {
   return 0;
 }
 
-export async function startWithNextJobId(
-  client: Client,
-  options: (jobId: number) => Omit<WorkflowStartOptions, 'workflowId' | 'workflowIdReusePolicy'> & { args: unknown[] },
-): Promise<number> {
-  let id = (await newestJobId(client)) + 1;
-  for (let tries = 0; tries < MAX_TRIES; tries++, id++) {
-    try {
-      await client.workflow.start('managedJobWorkflow', { ...options(id), workflowId: managedJobWorkflowId(id), workflowIdReusePolicy: 'REJECT_DUPLICATE' });
-      return id;
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+type StartOptions = Omit<WorkflowStartOptions, 'workflowId' | 'workflowIdReusePolicy'> & { args: unknown[] };
+
+/**
+ * Hands out ids to the submissions of one process: visibility is asked once, then guesses
+ * count up locally, so concurrent submissions from one process do not collide with each other.
+ */
+export class JobIdAllocator {
+  private guess: Promise<number> | undefined;
+  private next = 0;
+
+  constructor(private readonly client: Client) {}
+
+  async start(options: (jobId: number) => StartOptions): Promise<number> {
+    this.guess ??= newestJobId(this.client).then((newest) => (this.next = Math.max(this.next, newest + 1)));
+    await this.guess;
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      const id = this.next++;
+      try {
+        await this.client.workflow.start('managedJobWorkflow', { ...options(id), workflowId: managedJobWorkflowId(id), workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+        return id;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
     }
+    throw new Error(`could not find a free job id after ${MAX_TRIES} tries`);
   }
-  throw new Error(`could not find a free job id after ${MAX_TRIES} tries`);
 }

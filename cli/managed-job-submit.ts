@@ -1,0 +1,80 @@
+// From a validated task to a started managedJob workflow: shared by `petrel jobs launch`
+// and the benchmarks, so both submit exactly the same way.
+import type { Client } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { TASK_QUEUE } from '../core/names.js';
+import type { RecoveryStrategy, TaskSpec } from '../core/task.js';
+import { providerNames } from '../providers/registry.js';
+import type { ManagedJobInput } from '../workflows/managed-job-types.js';
+import { currentUser, describeResources, jobRequest } from './cluster-requests.js';
+import { UserError } from './errors.js';
+import { JobIdAllocator } from './job-ids.js';
+import { readJobsConfig } from './petrel-config.js';
+
+const STRATEGIES: RecoveryStrategy[] = ['EAGER_NEXT_REGION', 'FAILOVER'];
+
+function recoveryFor(task: TaskSpec, flag: string | undefined): ManagedJobInput['recovery'] {
+  const fromYaml = task.resources.candidates[0]?.jobRecovery;
+  let strategy = fromYaml?.strategy ?? 'EAGER_NEXT_REGION';
+  if (flag !== undefined) {
+    const upper = flag.toUpperCase() as RecoveryStrategy;
+    if (!STRATEGIES.includes(upper)) throw new UserError(`--job-recovery: '${flag}' is not a strategy; use ${STRATEGIES.join(' or ')}`);
+    strategy = upper;
+  }
+  return { strategy, maxRestartsOnErrors: fromYaml?.maxRestartsOnErrors ?? 0, recoverOnExitCodes: fromYaml?.recoverOnExitCodes ?? [] };
+}
+
+/** Everything but the job id; UserErrors for what Petrel cannot run. */
+export function managedJobInput(
+  home: string,
+  task: TaskSpec,
+  where: string,
+  opts: { jobRecovery?: string; retryUntilUp?: boolean },
+): Omit<ManagedJobInput, 'jobId'> {
+  const supported = providerNames();
+  const candidates = task.resources.candidates.map((c) => ({ ...c, cloud: c.cloud ?? 'local' })).filter((c) => supported.includes(c.cloud));
+  if (candidates.length === 0) {
+    const asked = [...new Set(task.resources.candidates.map((c) => c.cloud ?? 'local'))].join(', ');
+    throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
+  }
+  const request = jobRequest(home, task, candidates[0]!, true);
+  return {
+    name: task.name,
+    user: currentUser(),
+    candidates,
+    numNodes: task.numNodes,
+    setup: request.setup,
+    run: request.run,
+    envs: request.envs,
+    sealedSecrets: request.sealedSecrets,
+    workdir: request.workdir,
+    gpusPerNode: request.gpusPerNode,
+    recovery: recoveryFor(task, opts.jobRecovery),
+    retryUntilUp: !!opts.retryUntilUp,
+    unreachableGraceSeconds: readJobsConfig(home).unreachable_grace_seconds,
+    resourcesSummary: describeResources(candidates[0]!, task.numNodes) + (candidates.length > 1 ? ` (+${candidates.length - 1} more)` : ''),
+  };
+}
+
+const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
+
+const allocators = new WeakMap<Client, JobIdAllocator>();
+
+/** Starts the job's workflow under the next free id; no worker is needed for this. */
+export function submitManagedJob(client: Client, base: Omit<ManagedJobInput, 'jobId'>): Promise<number> {
+  let allocator = allocators.get(client);
+  if (!allocator) allocators.set(client, (allocator = new JobIdAllocator(client)));
+  return allocator.start((id) => ({
+    taskQueue: TASK_QUEUE,
+    args: [{ ...base, jobId: id }],
+    memo: { resources: base.resourcesSummary },
+    // Visible and filterable before any worker has picked the job up.
+    typedSearchAttributes: [
+      { key: keyword('PetrelKind'), value: 'job' },
+      { key: keyword('PetrelJobId'), value: String(id) },
+      { key: keyword('PetrelStatus'), value: 'PENDING' },
+      { key: keyword('PetrelUser'), value: base.user },
+      ...(base.name ? [{ key: keyword('PetrelJobName'), value: base.name }] : []),
+    ],
+  }));
+}
