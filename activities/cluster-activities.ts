@@ -36,8 +36,12 @@ export interface RunOnNodesResult {
 function pollDelayMs(elapsedMs: number): number {
   if (elapsedMs < 3_000) return 50;
   if (elapsedMs < 30_000) return 250;
-  return 1_000;
+  if (elapsedMs < 300_000) return 1_000;
+  return 2_000;
 }
+
+/** Heartbeats are throttled by the SDK anyway; not calling it on every poll saves CPU at scale. */
+const HEARTBEAT_EVERY_MS = 3_000;
 
 export function createClusterActivities(ctx: ProviderContext) {
   const provider = (name: string) => getProvider(name, ctx);
@@ -107,6 +111,7 @@ export function createClusterActivities(ctx: ProviderContext) {
       );
       const activity = Context.current();
       const started = Date.now();
+      let lastHeartbeat = 0;
       const gang = new GangWatch(runners.length);
       const health = new NodeHealth(p, req.handle, (req.unreachableGraceSeconds ?? 30) * 1000);
       try {
@@ -122,7 +127,10 @@ export function createClusterActivities(ctx: ProviderContext) {
           }
           await Promise.all(gang.takeNodesToStop().map((i) => runners[i]!.signal(req.key, 'SIGTERM')));
           if (gang.allDone) break;
-          activity.heartbeat({ key: req.key });
+          if (Date.now() - lastHeartbeat >= HEARTBEAT_EVERY_MS) {
+            activity.heartbeat({ key: req.key });
+            lastHeartbeat = Date.now();
+          }
           await activity.sleep(pollDelayMs(Date.now() - started));
         }
       } catch (err) {

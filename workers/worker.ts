@@ -34,6 +34,9 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
       // Lets a run activity notice the shutdown and leave the job running for the next worker.
       shutdownGraceTime: '2s',
       maxConcurrentActivityTaskExecutions: 2000,
+      // A job waiting on its run activity needs no cached workflow state; a small cache keeps
+      // a worker with a thousand running jobs under 1 GiB (evicted ones replay on demand).
+      maxCachedWorkflows: Number(process.env.PETREL_WORKER_MAX_CACHED_WORKFLOWS ?? 200),
     });
     console.error(`petrel worker: polling task queue '${TASK_QUEUE}' on ${config.address} (namespace ${config.namespace}), PETREL_HOME=${home}`);
     opts.onReady?.();

@@ -137,6 +137,7 @@ export class LocalProvider implements Provider {
 }
 
 function unreachableNow(dir: string): boolean {
+  if (!fs.existsSync(path.join(dir, UNREACHABLE_MARKER))) return false;
   try {
     return Date.parse(fs.readFileSync(path.join(dir, UNREACHABLE_MARKER), 'utf8')) > Date.now();
   } catch {

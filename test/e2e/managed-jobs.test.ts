@@ -57,6 +57,12 @@ describe('recovery', () => {
     expect(ids[0]).toBe(view.taskId);
     expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8').trim().split('\n')).toHaveLength(4);
     expect(clusterDirs(p)).toEqual([]);
+    // After the fact: logs of every attempt, and the queue row with its recoveries.
+    const logs = await p.ok(['jobs', 'logs', String(id)]);
+    expect([...logs.stdout.matchAll(/task=/g)]).toHaveLength(4);
+    expect(logs.stderr).toContain('attempt 4 on local/');
+    const row = (await p.json<Array<{ id: number; status: string; recoveries: number; infra: string; region: string }>>(['jobs', 'queue'])).find((r) => r.id === id);
+    expect(row).toMatchObject({ status: 'SUCCEEDED', recoveries: 3, infra: 'local', region: view.attempts[3]!.region });
   });
 
   it('FAILOVER relaunches in the same region first', async () => {
