@@ -5,9 +5,10 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ClusterHandle, NodeStatus } from '../core/cluster-state.js';
 import { FAILURE_TYPES } from '../core/failures.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
-import type { CommandRunner, DetachedJobState, ProvisionRequest } from '../providers/types.js';
+import { ProviderError, type CommandRunner, type DetachedJobState, type ProvisionRequest } from '../providers/types.js';
 import { mapProviderErrors } from './failures.js';
 import { GangWatch, NodeHealth } from './gang-watch.js';
+import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
 import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
 import { loadSecretKey, openAll } from './secret-box.js';
@@ -49,7 +50,22 @@ export function createClusterActivities(ctx: ProviderContext) {
   async function provisionCluster(req: ProvisionRequest & { provider: string }): Promise<ClusterHandle> {
     // Provisioning happens before any job of this cluster runs, so its archive can only be stale.
     clearArchivedLogs(ctx.home, req.clusterName);
-    return withHeartbeats(() => mapProviderErrors(() => provider(req.provider).provision(req)));
+    return withHeartbeats(() =>
+      mapProviderErrors(async () => {
+        const p = provider(req.provider);
+        if (!p.leasableHosts) return p.provision(req);
+        const { pool, hosts } = await p.leasableHosts(req.region);
+        const leased = await leaseHosts({ cloud: req.provider, pool, cluster: req.clusterName, count: req.numNodes, hosts });
+        try {
+          return await p.provision({ ...req, region: pool, hosts: leased });
+        } catch (err) {
+          // Hand the hosts back: a retry leases again from those that answer then.
+          await releaseHosts(req.provider, pool, req.clusterName);
+          if (err instanceof ProviderError && err.kind === 'transient') throw new ProviderError('capacity', err.message, 'region');
+          throw err;
+        }
+      }),
+    );
   }
 
   async function syncWorkdir(req: { handle: ClusterHandle; localDir: string }): Promise<void> {
@@ -80,7 +96,13 @@ export function createClusterActivities(ctx: ProviderContext) {
   }
 
   async function terminateCluster(handle: ClusterHandle): Promise<void> {
-    await withHeartbeats(() => mapProviderErrors(() => provider(handle.provider).terminate(handle)));
+    await withHeartbeats(() =>
+      mapProviderErrors(async () => {
+        const p = provider(handle.provider);
+        await p.terminate(handle);
+        if (p.leasableHosts && handle.region) await releaseHosts(handle.provider, handle.region, handle.clusterName);
+      }),
+    );
   }
 
   async function signalJob(req: { handle: ClusterHandle; key: string; signal: 'SIGTERM' | 'SIGKILL' }): Promise<void> {

@@ -4,6 +4,7 @@ import type { PlacementCandidate } from '../core/failover.js';
 import type { ResourceRequest } from '../core/task.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import { mapProviderErrors } from './failures.js';
+import { endedWorkflows } from './host-leases.js';
 
 export function createJobActivities(ctx: ProviderContext) {
   /** Every (candidate, region) pair in preference order: candidates first, then regions. */
@@ -24,7 +25,7 @@ export function createJobActivities(ctx: ProviderContext) {
     });
   }
 
-  return { planPlacements };
+  return { planPlacements, endedWorkflows };
 }
 
 export type JobActivities = ReturnType<typeof createJobActivities>;

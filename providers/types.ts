@@ -13,6 +13,8 @@ export interface ProvisionRequest {
   accelerators?: Record<string, number>;
   /** stable across retries of the same logical request, so nothing is created twice */
   idempotencyKey: string;
+  /** for infra of fixed hosts: the hosts leased to this cluster (see leasableHosts) */
+  hosts?: string[];
 }
 
 export interface CheckResult {
@@ -26,6 +28,12 @@ export interface Provider {
   check(): Promise<CheckResult>;
   /** Regions this provider can place clusters in (for the optimizer); absent = one default. */
   regions?(): Promise<string[]>;
+  /**
+   * For infra made of fixed hosts (SSH node pools): the hosts of a region that answer now, in
+   * preference order. Clusters then lease hosts from a pool workflow, so no host is given to
+   * two clusters at once, and provision() receives the leased ones in `hosts`.
+   */
+  leasableHosts?(region: string | undefined): Promise<{ pool: string; hosts: string[] }>;
   /** Create or resume the cluster's nodes. Idempotent by clusterName. */
   provision(req: ProvisionRequest): Promise<ClusterHandle>;
   query(handle: ClusterHandle): Promise<NodeStatus[]>;

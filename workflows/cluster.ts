@@ -240,7 +240,10 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
   } finally {
     // continue-as-new hands the live cluster to the next run: nothing to tear down.
     if (!continuing) await CancellationScope.nonCancellable(async () => {
-      for (const p of pending.splice(0)) finishJob(jobById(p.id)!, 'CANCELLED', 'cluster torn down');
+      for (const p of pending.splice(0)) {
+        if (view.lastError) finishJob(jobById(p.id)!, 'FAILED_DRIVER', `the cluster failed: ${view.lastError}`);
+        else finishJob(jobById(p.id)!, 'CANCELLED', 'cluster torn down');
+      }
       setStatus('TERMINATING');
       // Torn down while still provisioning: the provider finds the nodes by name.
       const last = view.handle ?? (patched('terminate-by-name') ? { provider: input.provider, clusterName: input.clusterName, region: input.region, nodes: [] } : undefined);

@@ -1,3 +1,4 @@
 // Entry point of the workflow bundle: every workflow type the worker registers.
 export { clusterWorkflow } from './cluster.js';
+export { hostPoolWorkflow } from './host-pool.js';
 export { managedJobWorkflow } from './managed-job.js';

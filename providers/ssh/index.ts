@@ -19,8 +19,6 @@ import { shellQuote } from './shell.js';
 export { closeSshConnections, sharedPool, SshPool } from './connection.js';
 export { SshRunner } from './runner.js';
 
-/** A provision request that may name the hosts to use (ip or ip:port, all from the pool). */
-export type SshProvisionRequest = ProvisionRequest & { hosts?: string[] };
 
 export interface SshProviderOptions {
   /** $PETREL_HOME */
@@ -126,7 +124,23 @@ export class SshProvider implements Provider {
     }
   }
 
-  async provision(req: SshProvisionRequest): Promise<ClusterHandle> {
+  /** Hosts of the pool that answer right now: a dead host is never leased. */
+  async leasableHosts(region: string | undefined): Promise<{ pool: string; hosts: string[] }> {
+    const pool = this.poolFor(this.config(), region);
+    const answering = await Promise.all(
+      pool.hosts.map(async (h) => {
+        try {
+          await this.probe(targetOf(h), QUICK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return { pool: pool.name, hosts: pool.hosts.filter((_, i) => answering[i]).map(label) };
+  }
+
+  async provision(req: ProvisionRequest): Promise<ClusterHandle> {
     const config = this.config();
     const pool = this.poolFor(config, req.region);
     const hosts = this.pickHosts(pool, req);
@@ -178,7 +192,7 @@ export class SshProvider implements Provider {
     return pool;
   }
 
-  private pickHosts(pool: SshPoolConfig, req: SshProvisionRequest): SshHostConfig[] {
+  private pickHosts(pool: SshPoolConfig, req: ProvisionRequest): SshHostConfig[] {
     if (req.hosts && req.hosts.length > 0) {
       if (req.hosts.length !== req.numNodes) {
         throw new ProviderError('config', `${req.numNodes} node(s) requested but ${req.hosts.length} host(s) named`);

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProvider } from '../../providers/registry.js';
 import { SshPool } from '../../providers/ssh/connection.js';
-import { SshProvider, type SshProvisionRequest } from '../../providers/ssh/index.js';
+import { SshProvider } from '../../providers/ssh/index.js';
+import type { ProvisionRequest } from '../../providers/types.js';
 import type { SshRunner } from '../../providers/ssh/runner.js';
 import { startSshd, writePoolConfig, type SshdCluster } from '../support/sshd.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
@@ -30,7 +31,7 @@ afterAll(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
-const req = (clusterName: string, numNodes: number, extra: Partial<SshProvisionRequest> = {}): SshProvisionRequest => ({
+const req = (clusterName: string, numNodes: number, extra: Partial<ProvisionRequest> = {}): ProvisionRequest => ({
   clusterName,
   numNodes,
   region: 'test',
