@@ -59,7 +59,8 @@ export interface NodeLoss {
 
 export class NodeHealth {
   private unreachableSince: number | undefined;
-  private lastCheck = 0;
+  /** The nodes were just provisioned (or found by a re-attach): the first check can wait. */
+  private lastCheck = Date.now();
 
   constructor(
     private readonly provider: Provider,

@@ -48,7 +48,7 @@ export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: 
     lastPhase = phase;
     if (view.handle) {
       streamer ??= new LogStreamer(ctx, job.numNodes);
-      await streamer.pump(view.handle, [job.logKeys.setup, job.logKeys.run]);
+      await streamer.pump(view.handle, [job.logKeys.setup, job.logKeys.run], isTerminalJobStatus(job.status) || !!opts.until?.(view, job));
     }
     if (isTerminalJobStatus(job.status) || opts.until?.(view, job)) {
       streamer?.flush();

@@ -11,7 +11,14 @@ interface Stream {
   rank: number;
   offset: number;
   partial: string;
+  firstSeen: number;
 }
+
+/**
+ * A log is read from its node only after this long: a short job's output then comes from
+ * the archive in one read, and the CLI never opens a connection (SSH: a handshake) for it.
+ */
+const LIVE_AFTER_MS = 1_000;
 
 export class LogStreamer {
   private streams = new Map<string, Stream>();
@@ -21,19 +28,24 @@ export class LogStreamer {
     private readonly numNodes: number,
   ) {}
 
-  /** Prints whatever is new in these detached jobs' logs on the cluster's first numNodes nodes. */
-  async pump(handle: ClusterHandle, keys: (string | undefined)[]): Promise<void> {
+  /**
+   * Prints whatever is new in these detached jobs' logs on the cluster's first numNodes nodes.
+   * `final`: the job has ended; read the node too if there is no archive.
+   */
+  async pump(handle: ClusterHandle, keys: (string | undefined)[], final = false): Promise<void> {
     const provider = getProvider(handle.provider, { home: this.ctx.home });
     for (const key of keys) {
       if (!key) continue;
       for (const node of handle.nodes.slice(0, this.numNodes)) {
         const id = `${handle.clusterName}/${key}@${node.rank}`;
         let s = this.streams.get(id);
-        if (!s) this.streams.set(id, (s = { key, rank: node.rank, offset: 0, partial: '' }));
+        if (!s) this.streams.set(id, (s = { key, rank: node.rank, offset: 0, partial: '', firstSeen: Date.now() }));
         const archive = archivedLogPath(this.ctx.home, handle.clusterName, key, node.rank);
         for (;;) {
           // The archive is complete once written; before that, read the node itself.
-          const chunk = readArchivedLog(archive, s.offset) ?? (await provider.runner(handle, node).readLog(key, s.offset));
+          const archived = readArchivedLog(archive, s.offset);
+          if (!archived && !final && Date.now() - s.firstSeen < LIVE_AFTER_MS) break;
+          const chunk = archived ?? (await provider.runner(handle, node).readLog(key, s.offset));
           if (chunk.nextOffset === s.offset) break;
           s.offset = chunk.nextOffset;
           this.write(s, chunk.data);

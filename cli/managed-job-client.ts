@@ -76,7 +76,7 @@ export async function followManagedJob(ctx: CliContext, client: Client, id: numb
         if (previous) ctx.note(`⚙︎ attempt ${attempt.attempt} on ${attempt.cloud}${attempt.region ? '/' + attempt.region : ''} (attempt ${previous.attempt} ended: ${previous.outcome}${previous.reason ? `, ${previous.reason}` : ''})`);
         streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, attempt.handle.nodes.length)));
       }
-      await streamer.pump(attempt.handle, [attempt.setupKey, attempt.runKey]);
+      await streamer.pump(attempt.handle, [attempt.setupKey, attempt.runKey], !!attempt.endedAt || isTerminalManagedJobStatus(view.status) || !opts.follow);
     }
     if (isTerminalManagedJobStatus(view.status) || !opts.follow) {
       for (const s of streamers.values()) s.flush();
