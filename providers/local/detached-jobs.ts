@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { shellQuote } from '../shell-quote.js';
 import type { DetachedJobSpec, DetachedJobState, LogChunk } from '../types.js';
+import { completeUtf8Length } from '../utf8.js';
 
 const LOG = 'output.log';
 const PID = 'pid';
@@ -97,17 +99,6 @@ export function readJobLog(jobsRoot: string, key: string, offset: number, maxByt
   }
 }
 
-/** Bytes of buf[0..n) that end on a UTF-8 character boundary, so no chunk splits a character. */
-function completeUtf8Length(buf: Buffer, n: number): number {
-  for (let back = 1; back <= Math.min(3, n); back++) {
-    const byte = buf[n - back]!;
-    if ((byte & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return need > back ? n - back : n;
-  }
-  return n;
-}
-
 export function signalDetachedJob(jobsRoot: string, key: string, signal: NodeJS.Signals): void {
   const pid = readPid(jobDir(jobsRoot, key));
   if (pid !== undefined) killGroup(pid, signal);
@@ -177,8 +168,4 @@ function readText(file: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -7,7 +7,8 @@ import type { CommandRunner, DetachedJobSpec, DetachedJobState, LogChunk, RunRes
 import { ProviderError } from '../types.js';
 import { PATIENT, sharedPool, type Connection, type ConnectPolicy, type SshPool, type SshTarget } from './connection.js';
 import { JOBS_SUBDIR, SIGNAL_SCRIPT, START_GRACE_S, START_SCRIPT, STATUS_SCRIPT, WRAPPER } from './jobs.js';
-import { checkJobKey, completeUtf8Length, exportLine, remoteJoin, shellQuote } from './shell.js';
+import { completeUtf8Length } from '../utf8.js';
+import { checkJobKey, exportLine, remoteJoin, shellQuote } from './shell.js';
 import { uploadDirectory, type UploadStats } from './upload.js';
 
 export interface SshRunnerOptions {

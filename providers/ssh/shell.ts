@@ -1,11 +1,10 @@
 // Small helpers for the shell text we send to nodes. Every remote command is POSIX sh run by
 // the login shell, which starts in the user's home directory: relative paths are relative to ~.
 import path from 'node:path';
+import { shellQuote } from '../shell-quote.js';
 import { ProviderError } from '../types.js';
 
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -31,15 +30,4 @@ export function remoteJoin(root: string, sub: string): string {
 export function checkJobKey(key: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(key) || key === '.' || key === '..') throw new Error(`invalid job key '${key}'`);
   return key;
-}
-
-/** Bytes of buf[0..n) that end on a UTF-8 character boundary, so no chunk splits a character. */
-export function completeUtf8Length(buf: Buffer, n: number): number {
-  for (let back = 1; back <= Math.min(3, n); back++) {
-    const byte = buf[n - back]!;
-    if ((byte & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return need > back ? n - back : n;
-  }
-  return n;
 }
