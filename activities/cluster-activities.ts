@@ -7,6 +7,7 @@ import { FAILURE_TYPES } from '../core/failures.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import { ProviderError, type CommandRunner, type DetachedJobState, type ProvisionRequest } from '../providers/types.js';
 import { mapProviderErrors } from './failures.js';
+import { uploadMount } from './file-mounts.js';
 import { GangWatch, NodeHealth } from './gang-watch.js';
 import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
@@ -68,11 +69,18 @@ export function createClusterActivities(ctx: ProviderContext) {
     );
   }
 
-  async function syncWorkdir(req: { handle: ClusterHandle; localDir: string }): Promise<void> {
+  /** The workdir to ~/sky_workdir and every file mount to its destination, on every node. */
+  async function syncWorkdir(req: { handle: ClusterHandle; localDir?: string; fileMounts?: Record<string, string> }): Promise<void> {
     await withHeartbeats(() =>
       mapProviderErrors(async () => {
         const p = provider(req.handle.provider);
-        await Promise.all(req.handle.nodes.map((n) => p.runner(req.handle, n).upload(req.localDir, 'sky_workdir')));
+        await Promise.all(
+          req.handle.nodes.map(async (n) => {
+            const runner = p.runner(req.handle, n);
+            if (req.localDir) await runner.upload(req.localDir, 'sky_workdir');
+            for (const [dest, source] of Object.entries(req.fileMounts ?? {})) await uploadMount(runner, source, dest);
+          }),
+        );
       }),
     );
   }

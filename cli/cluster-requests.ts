@@ -60,9 +60,16 @@ export function jobRequest(home: string, task: TaskSpec, r: ResourceRequest, wit
     envs,
     sealedSecrets: Object.keys(secrets).length > 0 ? sealAll(loadSecretKey(home), secrets) : {},
     workdir: typeof task.workdir === 'string' ? task.workdir : undefined,
+    fileMounts: localFileMounts(task),
     numNodes: task.numNodes,
     gpusPerNode: Object.values(r.accelerators ?? {})[0] ?? 0,
   };
+}
+
+/** destination on the node → absolute local source (loadTask has resolved and checked them) */
+function localFileMounts(task: TaskSpec): Record<string, string> | undefined {
+  const mounts = Object.entries(task.fileMounts).flatMap(([dest, m]) => (m.kind === 'path' ? [[dest, m.source] as const] : []));
+  return mounts.length > 0 ? Object.fromEntries(mounts) : undefined;
 }
 
 export function generatedClusterName(): string {

@@ -48,6 +48,7 @@ export function managedJobInput(
     envs: request.envs,
     sealedSecrets: request.sealedSecrets,
     workdir: request.workdir,
+    fileMounts: request.fileMounts,
     gpusPerNode: request.gpusPerNode,
     recovery: recoveryFor(task, opts.jobRecovery),
     retryUntilUp: !!opts.retryUntilUp,

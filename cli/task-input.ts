@@ -1,6 +1,7 @@
 // Turns `petrel launch|exec [YAML|CMD] [flags]` into a validated task, or a UserError that
 // names the file, line and field. Nothing is submitted before this succeeds.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { applyOverrides, assertReadyToLaunch, parseTaskYaml, taskFromCommand, TaskSpecError, type TaskOverrides } from '../core/spec/index.js';
 import type { TaskSpec } from '../core/task.js';
@@ -110,5 +111,19 @@ export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what:
   } else if (task.workdir) {
     throw new UserError(`${file}: workdir: git workdirs (url/ref) are not supported by Petrel yet; use a local directory`);
   }
-  return { task, file };
+  return { task: { ...task, fileMounts: resolveFileMounts(task, file ?? 'command line') }, file };
+}
+
+/** Local sources become absolute paths that exist; storage and cloud URIs are refused. */
+function resolveFileMounts(task: TaskSpec, where: string): TaskSpec['fileMounts'] {
+  const out: TaskSpec['fileMounts'] = {};
+  for (const [dest, mount] of Object.entries(task.fileMounts)) {
+    if (mount.kind !== 'path' || /^[a-z][a-z0-9+.-]*:\/\//i.test(mount.source)) {
+      throw new UserError(`${where}: file_mounts.${dest}: cloud storage mounts are not supported by Petrel yet; mount a local path`);
+    }
+    const source = path.resolve(mount.source.replace(/^~(?=\/|$)/, os.homedir()));
+    if (!fs.existsSync(source)) throw new UserError(`${where}: file_mounts.${dest}: local path '${mount.source}' does not exist`);
+    out[dest] = { kind: 'path', source };
+  }
+  return out;
 }

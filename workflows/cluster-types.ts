@@ -24,6 +24,8 @@ export interface JobRequest {
   sealedSecrets: Record<string, string>;
   /** a directory on the worker's machine, synced to every node before the job */
   workdir?: string;
+  /** destination on the node → local source (file or directory) on the worker's machine */
+  fileMounts?: Record<string, string>;
   numNodes?: number;
   gpusPerNode: number;
 }

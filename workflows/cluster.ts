@@ -150,9 +150,9 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     try {
       await scope.run(async () => {
         job.startedAt = nowIso();
-        if (request.workdir) {
+        if (request.workdir || request.fileMounts) {
           job.syncing = true;
-          await activities(SHORT, `sync workdir to ${handle.nodes.length} node(s)`).syncWorkdir({ handle, localDir: request.workdir });
+          await activities(SHORT, `sync workdir and file mounts to ${handle.nodes.length} node(s)`).syncWorkdir({ handle, localDir: request.workdir, fileMounts: request.fileMounts });
           job.syncing = false;
         }
         if (request.setup) {

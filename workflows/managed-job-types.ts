@@ -16,6 +16,7 @@ export interface ManagedJobInput {
   envs: Record<string, string>;
   sealedSecrets: Record<string, string>;
   workdir?: string;
+  fileMounts?: Record<string, string>;
   gpusPerNode: number;
   recovery: { strategy: RecoveryStrategy; maxRestartsOnErrors: number; recoverOnExitCodes: number[] };
   retryUntilUp: boolean;

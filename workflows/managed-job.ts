@@ -141,8 +141,12 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     }
     attempt.nodeIds = attempt.handle!.nodes.map((n) => n.id);
     setStatus(view.status); // infra and region of the new attempt
-    if (input.workdir) {
-      await activities(SHORT, `sync workdir to ${input.numNodes} node(s)`).syncWorkdir({ handle: attempt.handle!, localDir: input.workdir });
+    if (input.workdir || input.fileMounts) {
+      await activities(SHORT, `sync workdir and file mounts to ${input.numNodes} node(s)`).syncWorkdir({
+        handle: attempt.handle!,
+        localDir: input.workdir,
+        fileMounts: input.fileMounts,
+      });
     }
     return attempt;
   }

@@ -55,7 +55,8 @@ export async function startDetachedJob(
     const child = spawn('bash', ['-c', wrapperScript(dir, cwd)], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? nodeHome, ...spec.env },
+      // The node's own home: ~/sky_workdir and ~/ file mounts are where the job looks for them.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: nodeHome, ...spec.env },
     });
     child.on('error', () => undefined);
     child.unref();

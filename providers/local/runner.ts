@@ -33,8 +33,9 @@ export class LocalRunner implements CommandRunner {
     });
   }
 
+  /** `~/x` and `/x` both land inside the node's home: a local node must not write over the host. */
   async upload(localDir: string, remoteDir: string): Promise<void> {
-    const dest = path.join(this.home, remoteDir);
+    const dest = path.join(this.home, remoteDir.replace(/^~(?=\/|$)/, ''));
     await fs.promises.mkdir(dest, { recursive: true });
     await fs.promises.cp(localDir, dest, {
       recursive: true,

@@ -19,9 +19,10 @@ export function exportLine(env: Record<string, string> | undefined): string {
 /** `sub` under `root` on the node; an absolute `sub` stays as it is. Both are POSIX paths. */
 export function remoteJoin(root: string, sub: string): string {
   if (path.posix.isAbsolute(sub)) return path.posix.normalize(sub);
-  // `~` is the node home here too (as in SkyPilot's `~/sky_workdir`)
-  if (sub === '~') sub = '.';
-  else if (sub.startsWith('~/')) sub = sub.slice(2);
+  // `~` is the user's real home on the host, as for the job itself (caches and environments
+  // there are shared by the clusters of one user); remote paths are relative to it.
+  if (sub === '~') return '.';
+  if (sub.startsWith('~/')) return path.posix.normalize(sub.slice(2));
   const joined = path.posix.join(root || '.', sub || '.');
   return joined;
 }

@@ -86,6 +86,25 @@ describe('launch on the embedded default', () => {
     await waitFor('cluster mn to go', () => !fs.existsSync(p.clusterDir('mn')) || undefined);
   });
 
+  it('file_mounts of a directory and of a file reach every node', async () => {
+    const dir = fs.mkdtempSync(path.join(p.home, 'mounts-'));
+    fs.mkdirSync(path.join(dir, 'data'));
+    fs.writeFileSync(path.join(dir, 'data', 'a.txt'), 'from a dir\n');
+    fs.writeFileSync(path.join(dir, 'token.txt'), 'from a file\n');
+    const yaml = path.join(dir, 'mounts.yaml');
+    fs.writeFileSync(yaml, `num_nodes: 2\nfile_mounts:\n  ~/data: ${dir}/data\n  ~/conf/token.txt: ${dir}/token.txt\nrun: cat ~/data/a.txt ~/conf/token.txt\n`);
+    const r = await p.run(['launch', yaml, '-c', 'mounts', '-y', '--down']);
+    expect(r.code).toBe(0);
+    for (const node of [0, 1]) {
+      expect(r.stdout).toContain(`(node ${node}) from a dir`);
+      expect(r.stdout).toContain(`(node ${node}) from a file`);
+    }
+    fs.writeFileSync(yaml, 'file_mounts:\n  /data: s3://bucket/data\nrun: echo never\n');
+    const refused = await p.run(['launch', yaml, '-c', 'mounts2', '-y']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('file_mounts./data: cloud storage mounts are not supported by Petrel yet');
+  });
+
   it('multi-node gang: one node failing stops the others and fails the job', async () => {
     const r = await p.run(['launch', '-c', 'gang', '-y', '--num-nodes', '2', '--down', 'if [ "$PETREL_NODE_RANK" = 1 ]; then exit 4; fi; sleep 60']);
     expect(r.code).toBe(4);

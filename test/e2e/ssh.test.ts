@@ -68,6 +68,18 @@ describe('clusters on an SSH node pool', () => {
     await waitFor('the leases to be released', async () => (Object.keys(await leases()).length === 0 ? true : undefined));
   });
 
+  it('file_mounts upload a directory and a file to every host', async () => {
+    const src = fs.mkdtempSync(path.join(p.home, 'mnt-'));
+    fs.mkdirSync(path.join(src, 'data'));
+    fs.writeFileSync(path.join(src, 'data', 'a.txt'), 'dir mount\n');
+    fs.writeFileSync(path.join(src, 'cfg'), 'file mount\n');
+    const yaml = path.join(src, 'task.yaml');
+    fs.writeFileSync(yaml, `num_nodes: 2\nfile_mounts:\n  ~/data: ${src}/data\n  ~/etc/cfg: ${src}/cfg\nrun: cat ~/data/a.txt ~/etc/cfg\n`);
+    const r = await p.ok(['launch', yaml, '--infra', 'ssh/test', '-c', 'mnt', '-y', '--down']);
+    expect(r.stdout.match(/dir mount/g)).toHaveLength(2);
+    expect(r.stdout.match(/file mount/g)).toHaveLength(2);
+  });
+
   it('exec, logs --follow, and cancel stops the remote process group', async () => {
     await p.ok(['launch', '--infra', 'ssh/test', '-c', 'one', '-y', 'echo "env: $PETREL_NUM_NODES $SKYPILOT_NODE_IPS $PETREL_NUM_GPUS_PER_NODE"']);
     const exec = await p.run(['exec', 'one', 'echo second on $(whoami)']);

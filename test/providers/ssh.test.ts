@@ -229,9 +229,9 @@ describe('ssh runner: upload', () => {
       // relative to the remote home when the runner is rooted at ~
       await runner({ home: '' }).upload(src, 'at-home');
       expect(fs.existsSync(path.join(sshd.hosts[0]!.home, 'at-home', 'train.py'))).toBe(true);
-      // and `~/x` means the node home too
+      // and `~/x` means the user's real home, as it does for the job
       await r.upload(src, '~/tilde');
-      expect(fs.existsSync(path.join(sshd.hosts[0]!.home, 'node', 'tilde', 'train.py'))).toBe(true);
+      expect(fs.existsSync(path.join(sshd.hosts[0]!.home, 'tilde', 'train.py'))).toBe(true);
     } finally {
       fs.rmSync(src, { recursive: true, force: true });
     }
