@@ -60,7 +60,7 @@ try {
   const provider = new LocalProvider({ home: b.home });
   const detect = [];
   const recover = [];
-  for (const id of ids.slice(0, 5)) {
+  for (const id of ids.slice(0, 10)) {
     const handle = client.workflow.getHandle(`job/${id}`);
     const v0 = await handle.query(managedJobStatusQuery);
     const t = performance.now();
