@@ -72,7 +72,7 @@ export function detachedJobState(jobsRoot: string, key: string): DetachedJobStat
   if (exit !== undefined) return { state: 'exited', exitCode: Number.parseInt(exit, 10) };
   const pid = readPid(dir);
   // The wrapper writes the exit code before it exits, so a dead wrapper without one was killed.
-  if (pid !== undefined) return leaderAlive(pid) ? { state: 'running' } : { state: 'lost' };
+  if (pid !== undefined) return leaderAlive(dir, pid) ? { state: 'running' } : { state: 'lost' };
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -101,8 +101,8 @@ export function readJobLog(jobsRoot: string, key: string, offset: number, maxByt
 }
 
 export function signalDetachedJob(jobsRoot: string, key: string, signal: NodeJS.Signals): void {
-  const pid = readPid(jobDir(jobsRoot, key));
-  if (pid !== undefined) killGroup(pid, signal);
+  const pgid = ownGroup(jobDir(jobsRoot, key));
+  if (pgid !== undefined) killGroup(pgid, signal);
 }
 
 /** Every job on a node: used to stop or reclaim the whole node. */
@@ -114,28 +114,73 @@ export function killAllJobs(jobsRoot: string, signal: NodeJS.Signals): void {
     return;
   }
   for (const key of keys) {
-    const pid = readPid(path.join(jobsRoot, key));
-    if (pid !== undefined) killGroup(pid, signal);
+    const pgid = ownGroup(path.join(jobsRoot, key));
+    if (pgid !== undefined) killGroup(pgid, signal);
   }
 }
 
+/** Clock ticks of /proc/<pid>/stat's start time (USER_HZ is 100 on Linux). */
+const TICKS_PER_SECOND = 100;
 const HAS_PROC = fs.existsSync('/proc/self/stat');
+
+interface Leader {
+  state: string;
+  /** whether this process is the job's wrapper: leads its own group, started when the pid was written */
+  isTheJobs: boolean;
+}
+
+/**
+ * The process the job's pid file names, as it is now. Pids are reused (pid_max can be as low
+ * as 32768), so a pid only counts as the job's wrapper if it leads its own process group and
+ * started when the job recorded it.
+ */
+function leaderOf(dir: string, pid: number): Leader | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const startedMs = bootTimeMs() + (Number(fields[19]) / TICKS_PER_SECOND) * 1000;
+  let recordedMs: number;
+  try {
+    recordedMs = fs.statSync(path.join(dir, PID)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  return { state: fields[0]!, isTheJobs: Number(fields[2]) === pid && Math.abs(startedMs - recordedMs) < 10_000 };
+}
+
+/**
+ * The job's process group, if it may still be this job's: a job with an exit code is never
+ * signalled (its pid may lead someone else's group by now). A leader that is gone leaves a
+ * group id nobody else can take while any member lives, so signalling it reaches only the
+ * job's own orphans.
+ */
+function ownGroup(dir: string): number | undefined {
+  if (fs.existsSync(path.join(dir, EXIT))) return undefined;
+  const pid = readPid(dir);
+  if (pid === undefined || !HAS_PROC) return pid;
+  const leader = leaderOf(dir, pid);
+  return !leader || leader.isTheJobs ? pid : undefined;
+}
+
+let bootMs: number | undefined;
+function bootTimeMs(): number {
+  bootMs ??= Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]) * 1000;
+  return bootMs;
+}
 
 /**
  * Whether the job's wrapper (its process-group leader) still runs. A killed process can
  * linger as a zombie until its parent reaps it — for orphans that is PID 1, which in some
  * containers reaps slowly — so on Linux a zombie counts as dead.
  */
-export function leaderAlive(pid: number): boolean {
+export function leaderAlive(dir: string, pid: number): boolean {
   if (!HAS_PROC) return groupAlive(pid);
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-    return state !== 'Z' && state !== 'X' && pgrp === pid;
-  } catch {
-    return false;
-  }
+  const leader = leaderOf(dir, pid);
+  return !!leader && leader.isTheJobs && leader.state !== 'Z' && leader.state !== 'X';
 }
 
 export function groupAlive(pgid: number): boolean {

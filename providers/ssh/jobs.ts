@@ -87,6 +87,8 @@ export const STATUS_SCRIPT = [
 
 /** $1 = job dir, $2 = signal name without SIG. */
 export const SIGNAL_SCRIPT = [
+  // A finished job's pid may have been reused by another process group: leave it alone.
+  '[ -f "$1/exit_code" ] && exit 0',
   'pid=$(cat "$1/pid" 2>/dev/null) || exit 0',
   '[ -n "$pid" ] && kill -s "$2" -- "-$pid" 2>/dev/null',
   'exit 0',
@@ -101,6 +103,7 @@ export const TEARDOWN_SCRIPT = [
   '[ -e "$d" ] || exit 0',
   'for p in "$d"/.petrel/jobs/*/pid; do',
   '  [ -f "$p" ] || continue',
+  '  [ -f "${p%/pid}/exit_code" ] && continue',
   '  pid=$(cat "$p") && [ -n "$pid" ] && kill -s KILL -- "-$pid" 2>/dev/null',
   'done',
   'rm -rf -- "$d"',

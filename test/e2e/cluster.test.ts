@@ -93,8 +93,7 @@ describe('launch on the embedded default', () => {
     fs.writeFileSync(path.join(dir, 'token.txt'), 'from a file\n');
     const yaml = path.join(dir, 'mounts.yaml');
     fs.writeFileSync(yaml, `num_nodes: 2\nfile_mounts:\n  ~/data: ${dir}/data\n  ~/conf/token.txt: ${dir}/token.txt\nrun: cat ~/data/a.txt ~/conf/token.txt\n`);
-    const r = await p.run(['launch', yaml, '-c', 'mounts', '-y', '--down']);
-    expect(r.code).toBe(0);
+    const r = await p.ok(['launch', yaml, '-c', 'mounts', '-y', '--down']);
     for (const node of [0, 1]) {
       expect(r.stdout).toContain(`(node ${node}) from a dir`);
       expect(r.stdout).toContain(`(node ${node}) from a file`);
