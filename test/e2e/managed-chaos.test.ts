@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { clusterDirs, describeJob, running, submitJob, THREE_REGIONS, waitForJob, writeConfig } from '../support/jobs.js';
+import { catchJob, clusterDirs, describeJob, running, submitJob, THREE_REGIONS, waitForJob, writeConfig } from '../support/jobs.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
 
 let p: PetrelEnv;
@@ -53,7 +53,7 @@ it('worker SIGKILLed during provisioning: provisioned once, job completes', asyn
   const dir = fs.mkdtempSync(path.join(p.home, 'prov-'));
   fs.writeFileSync(path.join(dir, 'go'), '');
   const id = await submitJob(p, task(dir));
-  await waitForJob(p, id, (v) => v.status === 'STARTING' && v.attempts.length === 1, 'provisioning');
+  await catchJob(p, id, (v) => v.status === 'STARTING' && v.attempts.length === 1, 'provisioning');
   await killWorkerAndReplace();
   await finishedOnce(id, dir);
   expect(lines(path.join(dir, 'setups'))).toEqual(['setup']);
@@ -81,11 +81,12 @@ it('worker SIGKILLed during the run: re-attaches, the run happens once', async (
 });
 
 it('worker SIGKILLed during teardown: teardown completes, nothing is left', async () => {
-  writeConfig(p, { ...THREE_REGIONS, local: { ...THREE_REGIONS.local, terminate_delay_seconds: 3 } });
+  // A teardown window wide enough to be seen by polling even on a loaded machine.
+  writeConfig(p, { ...THREE_REGIONS, local: { ...THREE_REGIONS.local, terminate_delay_seconds: 8 } });
   const dir = fs.mkdtempSync(path.join(p.home, 'down-'));
   fs.writeFileSync(path.join(dir, 'go'), '');
   const id = await submitJob(p, task(dir));
-  await waitForJob(p, id, (v) => v.attempts[0]?.outcome === 'succeeded' && v.status === 'RUNNING', 'tearing down');
+  await catchJob(p, id, (v) => v.attempts[0]?.outcome === 'succeeded' && v.status === 'RUNNING', 'tearing down');
   expect(clusterDirs(p)).toEqual([`job-${id}-1`]);
   await killWorkerAndReplace();
   await finishedOnce(id, dir);

@@ -33,6 +33,30 @@ export async function waitForJob(p: PetrelEnv, id: number, ok: (v: ManagedJobVie
   );
 }
 
+/**
+ * Like waitForJob, but queries the workflow directly every 50 ms: for states that last only a
+ * few seconds (provisioning, recovering, tearing down), which CLI polling may miss on a loaded machine.
+ */
+export async function catchJob(p: PetrelEnv, id: number, ok: (v: ManagedJobView) => boolean, what: string, timeoutMs = 60_000): Promise<ManagedJobView> {
+  const { Client, Connection } = await import('@temporalio/client');
+  const { managedJobStatusQuery } = await import('../../workflows/managed-job-messages.js');
+  const connection = await Connection.connect({ address: p.address });
+  try {
+    const handle = new Client({ connection }).workflow.getHandle(`job/${id}`);
+    return await waitFor(
+      `job ${id}: ${what}`,
+      async () => {
+        const v = await handle.query(managedJobStatusQuery).catch(() => undefined);
+        return v && ok(v) ? v : undefined;
+      },
+      timeoutMs,
+      50,
+    );
+  } finally {
+    await connection.close();
+  }
+}
+
 export const running = (v: ManagedJobView) => v.status === 'RUNNING' && !!v.attempts.at(-1)?.runKey;
 
 export function clusterDirs(p: PetrelEnv): string[] {
