@@ -120,7 +120,7 @@ describe('launch on the embedded default', () => {
     expect(logs.stdout).toContain('started');
     const cancel = await p.ok(['cancel', 'bg', '1']);
     expect(cancel.stdout).toContain('Job 1: CANCELLED');
-    await waitFor('job process to die', () => !alive(pid) || undefined, 5000);
+    await waitFor('job process to die', () => !alive(pid) || undefined, 20_000);
     expect((await queue('bg')).jobs[0]?.status).toBe('CANCELLED');
 
     const follow = p.run(['exec', 'bg', '-d', 'for i in 1 2 3; do echo tick $i; sleep 0.3; done']);

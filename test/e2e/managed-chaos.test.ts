@@ -36,7 +36,7 @@ async function finishedOnce(id: number, dir: string): Promise<void> {
   expect(v.attempts).toHaveLength(1);
   expect(v.recoveries).toBe(0);
   expect(lines(path.join(dir, 'runs'))).toEqual(['run']);
-  await waitFor('no cluster left', () => (clusterDirs(p).length === 0 ? true : undefined), 10_000);
+  await waitFor('no cluster left', () => (clusterDirs(p).length === 0 ? true : undefined), 30_000);
 }
 
 function task(dir: string, setup = 'true'): string[] {

@@ -219,7 +219,7 @@ describe('cancellation', () => {
       } catch {
         return true;
       }
-    }, 5000);
+    }, 20_000);
   });
 
   it('cancel while STARTING (provisioning): CANCELLED, nothing left', async () => {

@@ -98,7 +98,7 @@ describe('clusters on an SSH node pool', () => {
     await waitFor('the remote job to start', () => (userCommands(index, 'sleep 313').length > 0 ? true : undefined));
     const cancel = await p.ok(['cancel', 'one', '4']);
     expect(cancel.stdout).toContain('Job 4: CANCELLED');
-    await waitFor('the remote process group to be gone', () => (userCommands(index, 'sleep 31').length === 0 ? true : undefined), 10_000);
+    await waitFor('the remote process group to be gone', () => (userCommands(index, 'sleep 31').length === 0 ? true : undefined), 30_000);
     await p.ok(['down', 'one', '-y']);
   });
 
