@@ -37,19 +37,12 @@ export function managedJobInput(
     const asked = [...new Set(task.resources.candidates.map((c) => c.cloud ?? 'local'))].join(', ');
     throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
   }
-  const request = jobRequest(home, task, candidates[0]!, true);
+  const { numNodes: _, ...payload } = jobRequest(home, task, candidates[0]!, true);
   return {
-    name: task.name,
+    ...payload,
     user: currentUser(),
     candidates,
     numNodes: task.numNodes,
-    setup: request.setup,
-    run: request.run,
-    envs: request.envs,
-    sealedSecrets: request.sealedSecrets,
-    workdir: request.workdir,
-    fileMounts: request.fileMounts,
-    gpusPerNode: request.gpusPerNode,
     recovery: recoveryFor(task, opts.jobRecovery),
     retryUntilUp: !!opts.retryUntilUp,
     unreachableGraceSeconds: readJobsConfig(home).unreachable_grace_seconds,

@@ -15,7 +15,8 @@ export interface ClusterWorkflowInput {
   user: string;
 }
 
-export interface JobRequest {
+/** What a job runs and brings along: the same for a cluster's job and a managed job. */
+export interface JobPayload {
   name?: string;
   setup?: string;
   run?: string;
@@ -26,8 +27,11 @@ export interface JobRequest {
   workdir?: string;
   /** destination on the node → local source (file or directory) on the worker's machine */
   fileMounts?: Record<string, string>;
-  numNodes?: number;
   gpusPerNode: number;
+}
+
+export interface JobRequest extends JobPayload {
+  numNodes?: number;
 }
 
 export interface JobView {

@@ -3,21 +3,14 @@ import type { ClusterHandle } from '../core/cluster-state.js';
 import type { BlockedScope, PlacementCandidate } from '../core/failover.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
 import type { RecoveryStrategy, ResourceRequest } from '../core/task.js';
+import type { JobPayload } from './cluster-types.js';
 
-export interface ManagedJobInput {
+export interface ManagedJobInput extends JobPayload {
   jobId: number;
-  name?: string;
   user: string;
   /** the task's resource candidates, each with its infra resolved */
   candidates: Array<ResourceRequest & { cloud: string }>;
   numNodes: number;
-  setup?: string;
-  run?: string;
-  envs: Record<string, string>;
-  sealedSecrets: Record<string, string>;
-  workdir?: string;
-  fileMounts?: Record<string, string>;
-  gpusPerNode: number;
   recovery: { strategy: RecoveryStrategy; maxRestartsOnErrors: number; recoverOnExitCodes: number[] };
   retryUntilUp: boolean;
   /** how long a node may stay silent before it counts as lost */
