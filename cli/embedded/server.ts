@@ -95,8 +95,4 @@ export async function stopEmbedded(home: string): Promise<{ worker?: number; ser
   return { worker, server };
 }
 
-export async function stopEmbeddedWorker(home: string): Promise<number | undefined> {
-  return stopProcess(home, WORKER, WORKER_MARKER);
-}
-
 export const embeddedLogFiles = (home: string) => ({ server: logFile(home, SERVER), worker: logFile(home, WORKER) });
