@@ -10,15 +10,18 @@ export function currentUser(): string {
   return process.env.PETREL_USER || os.userInfo().username;
 }
 
-/** The first candidate Petrel can serve; the managed-job optimizer does the full walk. */
-export function chooseResources(task: TaskSpec, where: string): ResourceRequest & { cloud: string } {
+/** The task's resource candidates that infra Petrel has can serve, in preference order. */
+export function launchableCandidates(task: TaskSpec, where: string): Array<ResourceRequest & { cloud: string }> {
   const supported = providerNames();
-  for (const candidate of task.resources.candidates) {
-    const cloud = candidate.cloud ?? 'local';
-    if (supported.includes(cloud)) return { ...candidate, cloud };
-  }
+  const candidates = task.resources.candidates.map((c) => ({ ...c, cloud: c.cloud ?? 'local' })).filter((c) => supported.includes(c.cloud));
+  if (candidates.length > 0) return candidates;
   const asked = [...new Set(task.resources.candidates.map((c) => c.cloud ?? 'local'))].join(', ');
   throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
+}
+
+/** A cluster uses the first candidate Petrel can serve; managed jobs walk all of them. */
+export function chooseResources(task: TaskSpec, where: string): ResourceRequest & { cloud: string } {
+  return launchableCandidates(task, where)[0]!;
 }
 
 export function describeResources(r: ResourceRequest & { cloud: string }, numNodes: number): string {

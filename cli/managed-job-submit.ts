@@ -4,9 +4,8 @@ import type { Client } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { TASK_QUEUE } from '../core/names.js';
 import type { RecoveryStrategy, TaskSpec } from '../core/task.js';
-import { providerNames } from '../providers/registry.js';
 import type { ManagedJobInput } from '../workflows/managed-job-types.js';
-import { currentUser, describeResources, jobRequest } from './cluster-requests.js';
+import { currentUser, describeResources, jobRequest, launchableCandidates } from './cluster-requests.js';
 import { UserError } from './errors.js';
 import { JobIdAllocator } from './job-ids.js';
 import { readJobsConfig } from './petrel-config.js';
@@ -31,12 +30,7 @@ export function managedJobInput(
   where: string,
   opts: { jobRecovery?: string; retryUntilUp?: boolean },
 ): Omit<ManagedJobInput, 'jobId'> {
-  const supported = providerNames();
-  const candidates = task.resources.candidates.map((c) => ({ ...c, cloud: c.cloud ?? 'local' })).filter((c) => supported.includes(c.cloud));
-  if (candidates.length === 0) {
-    const asked = [...new Set(task.resources.candidates.map((c) => c.cloud ?? 'local'))].join(', ');
-    throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
-  }
+  const candidates = launchableCandidates(task, where);
   const { numNodes: _, ...payload } = jobRequest(home, task, candidates[0]!, true);
   return {
     ...payload,
