@@ -5,12 +5,13 @@
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { managedJobWorkflowId } from './managed-job-client.js';
+import { MANAGED_JOBS } from './visibility.js';
 
 const MAX_TRIES = 1000;
 
 /** The highest job id visibility knows of (newest started first), or 0. */
 async function newestJobId(client: Client): Promise<number> {
-  for await (const wf of client.workflow.list({ query: "PetrelKind = 'job'", pageSize: 1 })) {
+  for await (const wf of client.workflow.list({ query: MANAGED_JOBS, pageSize: 1 })) {
     const id = Number(wf.workflowId.replace(/^job\//, ''));
     return Number.isInteger(id) ? id : 0;
   }

@@ -4,13 +4,14 @@ import { asUserError, clusterHandle, clusterView } from '../cluster-client.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { confirm } from '../prompt.js';
+import { RUNNING_CLUSTERS } from '../visibility.js';
 
 
 export async function down(ctx: CliContext, names: string[], flags: { all?: boolean; yes?: boolean }): Promise<number> {
   if (!flags.all && names.length === 0) throw new UserError('down: give cluster names or --all');
   const client = await ctx.client();
   if (flags.all) {
-    for await (const wf of client.workflow.list({ query: "PetrelKind = 'cluster' AND ExecutionStatus = 'Running'" })) {
+    for await (const wf of client.workflow.list({ query: RUNNING_CLUSTERS })) {
       names.push(wf.workflowId.replace(/^cluster\//, ''));
     }
     if (names.length === 0) {

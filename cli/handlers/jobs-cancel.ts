@@ -1,11 +1,11 @@
 // Handler of `petrel jobs cancel ID…|-n NAME|-a`: request cancellation (the workflow tears the
 // job's machines down in a non-cancellable scope) and wait until each job is CANCELLED.
-import { TERMINAL_MANAGED_JOB_STATUSES } from '../../core/managed-job-state.js';
 import { currentUser } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { describeJob, jobHandle, managedJobView, parseJobId } from '../managed-job-client.js';
 import { confirm } from '../prompt.js';
+import { literal, MANAGED_JOBS, NOT_ENDED } from '../visibility.js';
 import { listJobs } from './jobs-queue.js';
 
 const CANCEL_WAIT_MS = 60_000;
@@ -16,8 +16,8 @@ export async function jobsCancel(ctx: CliContext, idArgs: string[], flags: { nam
   let ids: number[];
   if (idArgs.length > 0) ids = idArgs.map(parseJobId);
   else {
-    const live = `PetrelKind = 'job' AND PetrelUser = '${currentUser().replace(/'/g, "\\'")}' AND PetrelStatus NOT IN (${TERMINAL_MANAGED_JOB_STATUSES.map((s) => `'${s}'`).join(', ')})`;
-    const query = flags.name !== undefined ? `${live} AND PetrelJobName = '${flags.name.replace(/'/g, "\\'")}'` : live;
+    const live = `${MANAGED_JOBS} AND PetrelUser = ${literal(currentUser())} AND ${NOT_ENDED}`;
+    const query = flags.name !== undefined ? `${live} AND PetrelJobName = ${literal(flags.name)}` : live;
     ids = (await listJobs(ctx, query)).map((r) => r.id);
     if (ids.length === 0) {
       ctx.line(flags.name !== undefined ? `No live managed job named '${flags.name}'.` : 'No live managed jobs.');

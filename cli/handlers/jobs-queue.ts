@@ -1,8 +1,8 @@
 // Handler of `petrel jobs queue`: managed jobs from one visibility query.
 import type { CliContext } from '../context.js';
 import { currentUser } from '../cluster-requests.js';
-import { TERMINAL_MANAGED_JOB_STATUSES } from '../../core/managed-job-state.js';
 import { ago, duration, formatTable } from '../table.js';
+import { attribute, literal, MANAGED_JOBS, NOT_ENDED } from '../visibility.js';
 
 export interface JobRow {
   id: number;
@@ -21,16 +21,15 @@ export async function listJobs(ctx: CliContext, query: string): Promise<JobRow[]
   const client = await ctx.client();
   const rows: JobRow[] = [];
   for await (const wf of client.workflow.list({ query })) {
-    const pairs = wf.typedSearchAttributes.getAll();
-    const get = (name: string) => pairs.find((p) => p.key.name === name)?.value;
+    const get = (name: string) => attribute(wf, name) ?? null;
     rows.push({
       id: Number(get('PetrelJobId') ?? wf.workflowId.replace(/^job\//, '')),
-      name: (get('PetrelJobName') as string | undefined) ?? null,
-      user: (get('PetrelUser') as string | undefined) ?? null,
-      status: (get('PetrelStatus') as string | undefined) ?? 'PENDING',
+      name: get('PetrelJobName'),
+      user: get('PetrelUser'),
+      status: get('PetrelStatus') ?? 'PENDING',
       recoveries: Number(get('PetrelRecoveries') ?? 0),
-      infra: (get('PetrelInfra') as string | undefined) ?? null,
-      region: (get('PetrelRegion') as string | undefined) ?? null,
+      infra: get('PetrelInfra'),
+      region: get('PetrelRegion'),
       resources: String((wf.memo as { resources?: string } | undefined)?.resources ?? '-'),
       submittedAt: wf.startTime.toISOString(),
       endedAt: wf.closeTime?.toISOString() ?? null,
@@ -40,9 +39,9 @@ export async function listJobs(ctx: CliContext, query: string): Promise<JobRow[]
 }
 
 export async function jobsQueue(ctx: CliContext, flags: { allUsers?: boolean; skipFinished?: boolean; json?: boolean }): Promise<number> {
-  const clauses = ["PetrelKind = 'job'"];
-  if (!flags.allUsers) clauses.push(`PetrelUser = '${currentUser().replace(/'/g, "\\'")}'`);
-  if (flags.skipFinished) clauses.push(`PetrelStatus NOT IN (${TERMINAL_MANAGED_JOB_STATUSES.map((s) => `'${s}'`).join(', ')})`);
+  const clauses = [MANAGED_JOBS];
+  if (!flags.allUsers) clauses.push(`PetrelUser = ${literal(currentUser())}`);
+  if (flags.skipFinished) clauses.push(NOT_ENDED);
   const rows = await listJobs(ctx, clauses.join(' AND '));
   if (flags.json) {
     ctx.line(JSON.stringify(rows, null, 2));

@@ -1,6 +1,7 @@
 // Handler of `petrel status [CLUSTER…]`: clusters, from one visibility query (no per-cluster round trips).
 import type { CliContext } from '../context.js';
 import { ago, formatTable } from '../table.js';
+import { attribute, RUNNING_CLUSTERS } from '../visibility.js';
 
 interface ClusterRow {
   name: string;
@@ -17,12 +18,8 @@ interface ClusterRow {
 export async function status(ctx: CliContext, names: string[], flags: { json?: boolean }): Promise<number> {
   const client = await ctx.client();
   const rows: ClusterRow[] = [];
-  for await (const wf of client.workflow.list({ query: "PetrelKind = 'cluster' AND ExecutionStatus = 'Running'" })) {
-    const sa = wf.typedSearchAttributes;
-    const get = (name: string) => {
-      const pair = sa.getAll().find((p) => p.key.name === name);
-      return pair ? String(pair.value) : null;
-    };
+  for await (const wf of client.workflow.list({ query: RUNNING_CLUSTERS })) {
+    const get = (name: string) => attribute(wf, name) ?? null;
     const memo = (wf.memo ?? {}) as { resources?: string; autostop?: { idleMinutes: number; down: boolean } | null };
     const name = get('PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, '');
     if (names.length > 0 && !names.includes(name)) continue;

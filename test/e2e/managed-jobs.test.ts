@@ -222,6 +222,20 @@ describe('cancellation', () => {
     }, 20_000);
   });
 
+  it('cancel -n NAME cancels every live job of that name; -a every live job of yours', async () => {
+    const a = await submitJob(p, ['-n', 'named-x', 'sleep 300']);
+    const b = await submitJob(p, ['-n', 'named-x', 'sleep 300']);
+    const other = await submitJob(p, ['-n', 'other', 'sleep 300']);
+    for (const id of [a, b, other]) await waitForJob(p, id, running, 'running');
+    const byName = await p.ok(['jobs', 'cancel', '-n', 'named-x', '-y']);
+    expect(byName.stdout).toContain(`Job ${a}: CANCELLED`);
+    expect(byName.stdout).toContain(`Job ${b}: CANCELLED`);
+    expect((await describeJob(p, other)).status).toBe('RUNNING');
+    const all = await p.ok(['jobs', 'cancel', '-a', '-y']);
+    expect(all.stdout).toBe(`Job ${other}: CANCELLED\n`);
+    expect(clusterDirs(p)).toEqual([]);
+  });
+
   it('cancel while STARTING (provisioning): CANCELLED, nothing left', async () => {
     writeConfig(p, { ...THREE_REGIONS, local: { ...THREE_REGIONS.local, provision_delay_seconds: 2 } });
     const id = await submitJob(p, ['echo never']);
