@@ -7,7 +7,7 @@ import { FAILURE_TYPES } from '../core/failures.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import { ProviderError, type CommandRunner, type DetachedJobState, type ProvisionRequest } from '../providers/types.js';
 import { mapProviderErrors } from './failures.js';
-import { uploadMount } from './file-mounts.js';
+import { uploadMount, type UploadDirectory } from './file-mounts.js';
 import { GangWatch, NodeHealth } from './gang-watch.js';
 import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
@@ -74,11 +74,18 @@ export function createClusterActivities(ctx: ProviderContext) {
     await withHeartbeats(() =>
       mapProviderErrors(async () => {
         const p = provider(req.handle.provider);
+        const { handle } = req;
+        // Providers that know which nodes share a filesystem send the files once per filesystem.
+        const uploads: UploadDirectory[] = p.uploadToNodes
+          ? [(local, remote) => p.uploadToNodes!(handle, handle.nodes, local, remote)]
+          : handle.nodes.map((n) => {
+              const runner = p.runner(handle, n);
+              return (local, remote) => runner.upload(local, remote);
+            });
         await Promise.all(
-          req.handle.nodes.map(async (n) => {
-            const runner = p.runner(req.handle, n);
-            if (req.localDir) await runner.upload(req.localDir, 'sky_workdir');
-            for (const [dest, source] of Object.entries(req.fileMounts ?? {})) await uploadMount(runner, source, dest);
+          uploads.map(async (upload) => {
+            if (req.localDir) await upload(req.localDir, 'sky_workdir');
+            for (const [dest, source] of Object.entries(req.fileMounts ?? {})) await uploadMount(upload, source, dest);
           }),
         );
       }),

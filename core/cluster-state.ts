@@ -39,6 +39,12 @@ export interface NodeHandle {
   ip: string;
   /** provider-specific data (e.g. a local directory, an instance id); plain JSON */
   data: Record<string, string>;
+  /**
+   * Identity of the filesystem that holds the node's home, where the provider can tell: nodes
+   * with the same value share one home (an NFS /home, or one machine reached under two
+   * addresses), so a file written through one of them is there for all of them.
+   */
+  filesystem?: string;
 }
 
 export type NodeState = 'up' | 'stopped' | 'gone';

@@ -46,6 +46,12 @@ export interface Provider {
    */
   terminate(handle: ClusterHandle): Promise<void>;
   runner(handle: ClusterHandle, node: NodeHandle): CommandRunner;
+  /**
+   * Copies a local directory to `remoteDir` on each of `nodes`. Optional: without it every
+   * node's runner uploads on its own. Providers whose nodes may share one filesystem (NFS
+   * homes, see NodeHandle.filesystem) implement it to send the files once per filesystem.
+   */
+  uploadToNodes?(handle: ClusterHandle, nodes: NodeHandle[], localDir: string, remoteDir: string): Promise<void>;
 }
 
 export interface RunResult {

@@ -1,19 +1,23 @@
 // The SSH node-pool provider: machines the user already has, listed in pools under
 // `ssh_node_pools:` in $PETREL_HOME/config.yaml. A cluster's region is a pool name; its nodes
 // are the first N hosts of the pool (or the hosts the request names). Nothing is created or
-// destroyed but a per-cluster directory on each host, ~/.petrel/clusters/<cluster>/, which is
-// that cluster's node home: two clusters sharing a host never see each other's files or jobs.
+// destroyed but a per-node directory on each host, ~/.petrel/clusters/<cluster>/node-<rank>/,
+// which is that node's home (providers/remote-layout.ts): two clusters sharing a host, or two
+// nodes on hosts sharing one home (NFS), never see each other's files or jobs.
 //
 // A node handle carries everything a later process needs to reconnect (host, port, user,
 // identity_file, proxy_jump, the cluster dir), so a cluster keeps working if its pool is later
 // edited; only provision and check read the config.
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
+import crypto from 'node:crypto';
+import { clusterDirOf, FILESYSTEM_ID_SCRIPT, isPetrelClusterDir, nodeDirOf } from '../remote-layout.js';
 import { ProviderError, type CheckResult, type Provider, type ProvisionRequest } from '../types.js';
 import { parseHostString, parseProxyJump, readSshConfig, type SshConfig, type SshHostConfig, type SshPoolConfig } from './config.js';
 import { label, PATIENT, QUICK, sharedPool, type ConnectPolicy, type SshPool, type SshTarget } from './connection.js';
 import { TEARDOWN_SCRIPT } from './jobs.js';
 import { knownHostsPath } from './known-hosts.js';
 import { bashCommand, SshRunner } from './runner.js';
+import { groupByFilesystem, uploadOncePerFilesystem } from './shared-upload.js';
 import { shellQuote } from './shell.js';
 
 export { closeSshConnections, sharedPool, SshPool } from './connection.js';
@@ -28,12 +32,8 @@ export interface SshProviderOptions {
 
 /** How long check/query wait for a host to run `true`. */
 const PROBE_TIMEOUT_MS = 5_000;
-const CLUSTER_DIR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export function clusterDirOf(clusterName: string): string {
-  if (!CLUSTER_DIR_NAME.test(clusterName)) throw new ProviderError('config', `invalid cluster name '${clusterName}'`);
-  return `.petrel/clusters/${clusterName}`;
-}
+export { clusterDirOf };
 
 function targetOf(h: SshHostConfig): SshTarget {
   const t: SshTarget = { host: h.host, port: h.port, user: h.user, identityFile: h.identityFile };
@@ -144,17 +144,21 @@ export class SshProvider implements Provider {
     const config = this.config();
     const pool = this.poolFor(config, req.region);
     const hosts = this.pickHosts(pool, req);
-    const dir = clusterDirOf(req.clusterName);
     const failures: ProviderError[] = [];
+    /** per rank: the id of the filesystem holding that host's home */
+    const filesystems: string[] = [];
     await Promise.all(
-      hosts.map(async (h) => {
+      hosts.map(async (h, rank) => {
+        const dir = nodeDirOf(req.clusterName, rank);
         try {
           const r = await this.pool.use(targetOf(h), { knownHostsFile: this.knownHostsFile, policy: PATIENT }, (c) =>
-            c.exec(`mkdir -p -- ${shellQuote(dir)}`, { timeoutMs: 30_000, onTimeout: 'fail' }),
+            c.exec(bashCommand(FILESYSTEM_ID_SCRIPT, [dir, crypto.randomUUID()]), { timeoutMs: 30_000, onTimeout: 'fail' }),
           );
-          if (r.exitCode !== 0) {
+          const fsid = r.stdout.toString().trim();
+          if (r.exitCode !== 0 || !fsid) {
             throw new ProviderError('transient', `cannot create ${dir} on ${label(h)}: ${r.stderr.toString().trim() || `exit code ${r.exitCode}`}`);
           }
+          filesystems[rank] = fsid;
         } catch (err) {
           failures.push(err instanceof ProviderError ? err : new ProviderError('transient', `${label(h)}: ${(err as Error).message}`));
         }
@@ -172,10 +176,10 @@ export class SshProvider implements Provider {
         port: String(h.port),
         user: h.user,
         identity_file: h.identityFile,
-        dir,
+        dir: nodeDirOf(req.clusterName, rank),
       };
       if (h.proxyJump) data.proxy_jump = h.proxyJump;
-      return { rank, id: `${req.clusterName}-${rank}`, ip: h.host, data };
+      return { rank, id: `${req.clusterName}-${rank}`, ip: h.host, data, filesystem: filesystems[rank] };
     });
     return { provider: this.name, clusterName: req.clusterName, region: pool.name, ...(req.zone ? { zone: req.zone } : {}), nodes };
   }
@@ -239,23 +243,31 @@ export class SshProvider implements Provider {
   }
 
   /**
-   * Kills every job of the cluster on each node and removes the cluster directory. A host
-   * that does not answer is skipped (there is nothing we could do there); a configuration
-   * problem (key refused, host key changed) is reported so the user can fix it and retry.
+   * On each node, kills the jobs that node started and removes its node directory (and the
+   * cluster directory once no node of the cluster is left in it). A host that does not answer
+   * is skipped (there is nothing we could do there); a configuration problem (key refused,
+   * host key changed) is reported so the user can fix it and retry. A handle without nodes (a
+   * provision whose result was never seen) removes the cluster's directories on every host of
+   * its pool: no job can have started there, so there is nothing to kill.
    */
   async terminate(handle: ClusterHandle): Promise<void> {
+    if (handle.nodes.length === 0) return this.removeByName(handle);
     const problems: ProviderError[] = [];
+    // Nodes on one filesystem one after another, so the last sees it is the last.
+    const inTurn = async (group: NodeHandle[], fn: (node: NodeHandle) => Promise<void>) => {
+      for (const node of group) await fn(node);
+    };
     await Promise.all(
-      handle.nodes.map(async (node) => {
+      groupByFilesystem(handle.nodes).map((group) => inTurn(group, async (node) => {
         try {
           const target = nodeTarget(node);
           const dir = node.data.dir ?? clusterDirOf(handle.clusterName);
           // We only ever remove what provision created: never a home directory by mistake.
-          if (!/(^|\/)\.petrel\/clusters\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(dir)) {
+          if (!isPetrelClusterDir(dir)) {
             throw new ProviderError('config', `node ${node.rank}: refusing to remove '${dir}', which is not a Petrel cluster directory`);
           }
           const r = await this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy: QUICK }, (c) =>
-            c.exec(bashCommand(TEARDOWN_SCRIPT, [dir]), { timeoutMs: 60_000, onTimeout: 'fail' }),
+            c.exec(bashCommand(TEARDOWN_SCRIPT, [dir, clusterDirOf(handle.clusterName)]), { timeoutMs: 60_000, onTimeout: 'fail' }),
           );
           if (r.exitCode !== 0) {
             problems.push(new ProviderError('transient', `cleaning up ${dir} on ${label(target)}: ${r.stderr.toString().trim() || `exit code ${r.exitCode}`}`));
@@ -264,12 +276,35 @@ export class SshProvider implements Provider {
           if (err instanceof ProviderError && err.kind === 'config') problems.push(err);
           // unreachable: already gone as far as we can tell
         }
-      }),
+      })),
     );
     if (problems.length) {
       const kind = problems.some((p) => p.kind === 'config') ? 'config' : 'transient';
       throw new ProviderError(kind, problems.map((p) => p.message).join('; '));
     }
+  }
+
+  async uploadToNodes(handle: ClusterHandle, nodes: NodeHandle[], localDir: string, remoteDir: string): Promise<void> {
+    await uploadOncePerFilesystem(handle, nodes, localDir, remoteDir, (node) => this.runner(handle, node));
+  }
+
+  private async removeByName(handle: ClusterHandle): Promise<void> {
+    let pool: SshPoolConfig;
+    try {
+      pool = this.poolFor(this.config(), handle.region);
+    } catch {
+      return; // no such pool any more: nothing of it can be reached
+    }
+    const dir = clusterDirOf(handle.clusterName);
+    await Promise.all(
+      pool.hosts.map((h) =>
+        this.pool
+          .use(targetOf(h), { knownHostsFile: this.knownHostsFile, policy: QUICK }, (c) =>
+            c.exec(`rm -rf -- ${shellQuote(dir)}`, { timeoutMs: 60_000, onTimeout: 'fail' }),
+          )
+          .catch(() => undefined),
+      ),
+    );
   }
 
   runner(handle: ClusterHandle, node: NodeHandle): SshRunner {

@@ -95,16 +95,26 @@ export const SIGNAL_SCRIPT = [
 ].join('\n');
 
 /**
- * $1 = a node home (cluster dir). SIGKILLs every job process group recorded under it, then
- * removes the directory. Succeeds when it is already gone.
+ * $1 = a node home, $2 = its cluster directory. SIGKILLs every job process group recorded
+ * under the node home — only there: on a shared home the other nodes' pids belong to other
+ * hosts — then removes it, and the cluster directory once no other node is left in it.
+ * Succeeds when everything is already gone.
  */
 export const TEARDOWN_SCRIPT = [
   'd=$1',
-  '[ -e "$d" ] || exit 0',
-  'for p in "$d"/.petrel/jobs/*/pid; do',
-  '  [ -f "$p" ] || continue',
-  '  [ -f "${p%/pid}/exit_code" ] && continue',
-  '  pid=$(cat "$p") && [ -n "$pid" ] && kill -s KILL -- "-$pid" 2>/dev/null',
-  'done',
-  'rm -rf -- "$d"',
+  'if [ -e "$d" ]; then',
+  '  for p in "$d"/.petrel/jobs/*/pid; do',
+  '    [ -f "$p" ] || continue',
+  '    [ -f "${p%/pid}/exit_code" ] && continue',
+  '    pid=$(cat "$p") && [ -n "$pid" ] && kill -s KILL -- "-$pid" 2>/dev/null',
+  '  done',
+  '  rm -rf -- "$d"',
+  'fi',
+  // The last node of the cluster on this filesystem takes the cluster directory (and the
+  // upload staging area in it) along.
+  'if [ -n "$2" ] && [ "$2" != "$d" ] && [ -d "$2" ]; then',
+  '  set -- "$2"/node-*',
+  '  [ -e "$1" ] || rm -rf -- "${1%/node-\*}"',
+  'fi',
+  'exit 0',
 ].join('\n');

@@ -160,7 +160,7 @@ describe('unreachable hosts', () => {
       () => undefined,
       (err: unknown) => err,
     );
-    await waitFor('command running', () => fs.existsSync(path.join(sshd.hosts[1]!.home, '.petrel/clusters/dies/started')) || undefined);
+    await waitFor('command running', () => fs.existsSync(path.join(sshd.hosts[1]!.home, '.petrel/clusters/dies/node-1/started')) || undefined);
     await sshd.kill(1);
     // a command in flight when the host died fails as transient, naming the host
     expect(await running).toMatchObject({ kind: 'transient', message: `lost the connection to ${sshd.hosts[1]!.ip}:${sshd.hosts[1]!.port} while a command was running` });

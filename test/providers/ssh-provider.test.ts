@@ -82,7 +82,7 @@ describe('ssh provider', () => {
     }
   });
 
-  it('provisions the first N hosts, each node job in its own cluster dir; provision is idempotent', async () => {
+  it('provisions the first N hosts, each node job in its own node dir; provision is idempotent', async () => {
     const handle = await provider.provision(req('c1', 2));
     expect(handle).toMatchObject({ provider: 'ssh', clusterName: 'c1', region: 'test' });
     expect(handle.nodes).toEqual(
@@ -96,10 +96,13 @@ describe('ssh provider', () => {
           port: String(sshd.hosts[i]!.port),
           user: sshd.hosts[i]!.user,
           identity_file: sshd.clientKey,
-          dir: '.petrel/clusters/c1',
+          dir: `.petrel/clusters/c1/node-${i}`,
         },
+        filesystem: fs.readFileSync(path.join(sshd.hosts[i]!.home, '.petrel/filesystem-id'), 'utf8'),
       })),
     );
+    // hosts with homes of their own are on different filesystems
+    expect(handle.nodes[0]!.filesystem).not.toBe(handle.nodes[1]!.filesystem);
     expect(await provider.provision(req('c1', 2))).toEqual(handle);
     expect(await provider.query(handle)).toEqual([
       { rank: 0, state: 'up' },
@@ -115,7 +118,7 @@ describe('ssh provider', () => {
     for (const node of handle.nodes) {
       const r = provider.runner(handle, node);
       expect(await finished(r, '1-run')).toEqual({ state: 'exited', exitCode: 0 });
-      const dir = path.join(sshd.hosts[node.rank]!.home, '.petrel/clusters/c1');
+      const dir = path.join(sshd.hosts[node.rank]!.home, `.petrel/clusters/c1/node-${node.rank}`);
       expect((await r.readLog('1-run', 0)).data).toBe(`${dir}\n.petrel\nonly-on-${node.rank}.txt\n`);
       expect(fs.readFileSync(path.join(dir, 'rank.txt'), 'utf8')).toBe(`${node.rank}\n`);
     }
@@ -130,13 +133,13 @@ describe('ssh provider', () => {
     const ra = provider.runner(a, a.nodes[0]!);
     const rb = provider.runner(b, b.nodes[0]!);
     // the same job key in both clusters runs twice, once in each
-    expect(await ra.startDetached({ key: '1-run', script: 'echo A > who.txt; cat ../b/who.txt 2>/dev/null; sleep 300', env: {} })).toEqual({ alreadyStarted: false });
+    expect(await ra.startDetached({ key: '1-run', script: 'echo A > who.txt; cat ../../b/node-0/who.txt 2>/dev/null; sleep 300', env: {} })).toEqual({ alreadyStarted: false });
     expect(await rb.startDetached({ key: '1-run', script: 'echo B > who.txt; exit 7', env: {} })).toEqual({ alreadyStarted: false });
     expect(await finished(rb, '1-run')).toEqual({ state: 'exited', exitCode: 7 });
     expect(await ra.status('1-run')).toEqual({ state: 'running' });
     const base = path.join(sshd.hosts[0]!.home, '.petrel/clusters');
-    expect(fs.readFileSync(path.join(base, 'a/who.txt'), 'utf8')).toBe('A\n');
-    expect(fs.readFileSync(path.join(base, 'b/who.txt'), 'utf8')).toBe('B\n');
+    expect(fs.readFileSync(path.join(base, 'a/node-0/who.txt'), 'utf8')).toBe('A\n');
+    expect(fs.readFileSync(path.join(base, 'b/node-0/who.txt'), 'utf8')).toBe('B\n');
 
     // terminating b leaves a (and its running job) alone
     await provider.terminate(b);
@@ -153,7 +156,7 @@ describe('ssh provider', () => {
       const r = provider.runner(handle, node);
       await r.startDetached({ key: 'long', script: 'sleep 300 & echo $! > sleep.pid; wait', env: {} });
       await r.startDetached({ key: 'other', script: 'sleep 301', env: {} });
-      const file = path.join(sshd.hosts[node.rank]!.home, '.petrel/clusters/t/sleep.pid');
+      const file = path.join(sshd.hosts[node.rank]!.home, `.petrel/clusters/t/node-${node.rank}/sleep.pid`);
       pids.push(await waitFor('sleep pid', () => (fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8')) : undefined)));
     }
     await provider.terminate(handle);
@@ -164,6 +167,13 @@ describe('ssh provider', () => {
     }
     await provider.terminate(handle);
     expect((await provider.query(handle)).map((s) => s.state)).toEqual(['gone', 'gone', 'gone']);
+  });
+
+  it('terminate of a handle without nodes (a provision whose result was never seen) removes the cluster on every host of the pool', async () => {
+    const handle = await provider.provision(req('unseen', 2));
+    for (const i of [0, 1]) expect(fs.existsSync(path.join(sshd.hosts[i]!.home, `.petrel/clusters/unseen/node-${i}`))).toBe(true);
+    await provider.terminate({ ...handle, nodes: [] });
+    for (const i of [0, 1, 2]) expect(fs.existsSync(path.join(sshd.hosts[i]!.home, '.petrel/clusters/unseen'))).toBe(false);
   });
 
   it('terminate never removes anything but a cluster directory', async () => {

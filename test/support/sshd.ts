@@ -9,6 +9,11 @@
 // ChrootDirectory would need a whole userland inside each root.) Each sshd also allows only its
 // own user (AllowUsers), so a test cannot reach host 2's files through host 1.
 //
+// Shared homes (`sharedUser: true`): every sshd serves ONE unix user with one home, the shape
+// of an NFS cluster (or one machine reached under several addresses). A host's processes are
+// then told apart by the server address in their SSH_CONNECTION, which every session — and
+// every detached job started from one — inherits.
+//
 // Needs root (useradd) and /usr/sbin/sshd (apt-get install openssh-server; .ci/run does it).
 // Everything is stopped by pid: each sshd, its session processes, and every process of its
 // user (detached jobs live in their own sessions). Nothing is left behind.
@@ -128,6 +133,17 @@ function processesOf(uid: number): number[] {
   });
 }
 
+/** The server side (`ip port`) of the SSH session a process descends from, if any. */
+function sshServerOf(pid: number): string | undefined {
+  try {
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const conn = env.find((e) => e.startsWith('SSH_CONNECTION='))?.slice('SSH_CONNECTION='.length).split(' ');
+    return conn && conn.length === 4 ? `${conn[2]} ${conn[3]}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function alive(pid: number): boolean {
   const s = procStatus(pid);
   return s !== undefined && !s.zombie;
@@ -177,7 +193,7 @@ async function waitForBanner(ip: string, port: number, child: ChildProcess, log:
   }
 }
 
-function writeConfig(h: SshdHost, authorizedKeys: string): void {
+function writeConfig(h: SshdHost, authorizedKeys: string, sftp: boolean): void {
   fs.writeFileSync(
     h.config,
     [
@@ -199,14 +215,21 @@ function writeConfig(h: SshdHost, authorizedKeys: string): void {
       'PrintMotd no',
       'PrintLastLog no',
       'MaxStartups 100:30:200',
-      'Subsystem sftp internal-sftp',
+      ...(sftp ? ['Subsystem sftp internal-sftp'] : []),
       'LogLevel VERBOSE',
       '',
     ].join('\n'),
   );
 }
 
-export async function startSshd(count: number): Promise<SshdCluster> {
+export interface SshdOptions {
+  /** every host serves one unix user with one home (an NFS-shared home) */
+  sharedUser?: boolean;
+  /** false: no `Subsystem sftp` line, as on hosts whose sshd offers no SFTP */
+  sftp?: boolean;
+}
+
+export async function startSshd(count: number, opts: SshdOptions = {}): Promise<SshdCluster> {
   requireSetup();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-sshd-'));
   // Each host's user must reach its home and read authorized_keys.
@@ -227,7 +250,7 @@ export async function startSshd(count: number): Promise<SshdCluster> {
         do h.port = 2222 + crypto.randomInt(0, 2000);
         while (!(await portFree(h.ip, h.port)));
       }
-      writeConfig(h, authorizedKeys);
+      writeConfig(h, authorizedKeys, opts.sftp !== false);
       const child = spawn(SSHD, ['-D', '-f', h.config, '-E', h.log], { stdio: 'ignore' });
       child.on('error', () => undefined);
       try {
@@ -253,7 +276,7 @@ export async function startSshd(count: number): Promise<SshdCluster> {
     async kill(index) {
       const h = hosts[index]!;
       if (h.pid) await killAll([h.pid, ...descendants(h.pid)]);
-      await killAll(processesOf(h.uid));
+      await killAll(cluster.userProcesses(index));
       h.pid = 0;
       children.delete(index);
     },
@@ -264,25 +287,31 @@ export async function startSshd(count: number): Promise<SshdCluster> {
       await launch(h, false);
     },
     userProcesses(index) {
-      return processesOf(hosts[index]!.uid);
+      const h = hosts[index]!;
+      const mine = processesOf(h.uid);
+      return opts.sharedUser ? mine.filter((pid) => sshServerOf(pid) === `${h.ip} ${h.port}`) : mine;
     },
     async stop() {
-      for (const h of hosts) {
-        await cluster.kill(h.index);
-        await withPasswdLock([h.user], 'userdel').catch(() => undefined);
-      }
+      for (const h of hosts) await cluster.kill(h.index);
+      // Whatever of a user is left (a shared user's processes from no known session) goes too.
+      for (const uid of new Set(hosts.map((h) => h.uid))) await killAll(processesOf(uid));
+      for (const user of new Set(hosts.map((h) => h.user))) await withPasswdLock([user], 'userdel').catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 
   try {
     for (let i = 0; i < count; i++) {
-      const user = `pt${tag}h${i}`;
-      const home = path.join(dir, `home-${i}`);
-      await withPasswdLock(['-M', '-d', home, '-s', '/bin/bash', '-p', '*', user], 'useradd');
-      const uid = Number(execFileSync('id', ['-u', user]).toString().trim());
-      fs.mkdirSync(home, { mode: 0o700 });
-      fs.chownSync(home, uid, Number(execFileSync('id', ['-g', user]).toString().trim()));
+      const shareWith = opts.sharedUser ? hosts[0] : undefined;
+      const user = shareWith?.user ?? `pt${tag}h${i}`;
+      const home = shareWith?.home ?? path.join(dir, `home-${i}`);
+      let uid = shareWith?.uid ?? 0;
+      if (!shareWith) {
+        await withPasswdLock(['-M', '-d', home, '-s', '/bin/bash', '-p', '*', user], 'useradd');
+        uid = Number(execFileSync('id', ['-u', user]).toString().trim());
+        fs.mkdirSync(home, { mode: 0o700 });
+        fs.chownSync(home, uid, Number(execFileSync('id', ['-g', user]).toString().trim()));
+      }
       const h: SshdHost = {
         index: i,
         ip: `127.0.0.${i + 2}`,
