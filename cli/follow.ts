@@ -6,7 +6,7 @@ import type { ClusterView, JobView } from '../workflows/cluster-types.js';
 import { clusterStatusQuery } from '../workflows/cluster-messages.js';
 import type { CliContext } from './context.js';
 import { UserError } from './errors.js';
-import { LogStreamer } from './log-streamer.js';
+import { LogStreamer, type LogReport } from './log-streamer.js';
 
 const PHASE_LINES: Record<string, string> = {
   INIT: 'provisioning',
@@ -30,11 +30,17 @@ export interface FollowOptions {
   until?: (view: ClusterView, job: JobView) => boolean;
 }
 
+export interface FollowedJob {
+  job: JobView;
+  /** what the log streams showed and what they could not */
+  report: LogReport;
+}
+
 /**
  * Follows one run of the cluster workflow (pinned by runId, so a cluster torn down by
  * `--down` can still be queried for its final state).
  */
-export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: number, opts: FollowOptions): Promise<JobView> {
+export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: number, opts: FollowOptions): Promise<FollowedJob> {
   let lastPhase = '';
   let streamer: LogStreamer | undefined;
   let delay = 50;
@@ -48,11 +54,12 @@ export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: 
     lastPhase = phase;
     if (view.handle) {
       streamer ??= new LogStreamer(ctx, job.numNodes);
-      await streamer.pump(view.handle, [job.logKeys.setup, job.logKeys.run], isTerminalJobStatus(job.status) || !!opts.until?.(view, job));
+      const ended = isTerminalJobStatus(job.status);
+      await streamer.pump(view.handle, [job.logKeys.setup, job.logKeys.run], ended || !!opts.until?.(view, job), ended);
     }
     if (isTerminalJobStatus(job.status) || opts.until?.(view, job)) {
       streamer?.flush();
-      return job;
+      return { job, report: streamer?.report() ?? { streams: 0, printed: 0, missing: [] } };
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(500, delay + 25);

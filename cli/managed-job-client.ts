@@ -6,7 +6,7 @@ import { managedJobStatusQuery } from '../workflows/managed-job-messages.js';
 import type { ManagedJobView } from '../workflows/managed-job-types.js';
 import type { CliContext } from './context.js';
 import { UserError } from './errors.js';
-import { LogStreamer } from './log-streamer.js';
+import { LogStreamer, mergeReports, type LogReport } from './log-streamer.js';
 
 export function managedJobWorkflowId(id: number): string {
   return `job/${id}`;
@@ -60,7 +60,12 @@ const STATUS_LINES: Record<string, string> = {
  * Streams a managed job's output attempt by attempt, saying where each attempt runs and why
  * the previous one ended, until the job ends (or at once, without `follow`).
  */
-export async function followManagedJob(ctx: CliContext, client: Client, id: number, opts: { follow: boolean; progress: boolean }): Promise<ManagedJobView> {
+export async function followManagedJob(
+  ctx: CliContext,
+  client: Client,
+  id: number,
+  opts: { follow: boolean; progress: boolean },
+): Promise<{ view: ManagedJobView; report: LogReport }> {
   const streamers = new Map<number, LogStreamer>();
   let lastStatus = '';
   let delay = 100;
@@ -76,11 +81,12 @@ export async function followManagedJob(ctx: CliContext, client: Client, id: numb
         if (previous) ctx.note(`⚙︎ attempt ${attempt.attempt} on ${attempt.cloud}${attempt.region ? '/' + attempt.region : ''} (attempt ${previous.attempt} ended: ${previous.outcome}${previous.reason ? `, ${previous.reason}` : ''})`);
         streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, attempt.handle.nodes.length)));
       }
-      await streamer.pump(attempt.handle, [attempt.setupKey, attempt.runKey], !!attempt.endedAt || isTerminalManagedJobStatus(view.status) || !opts.follow);
+      const ended = !!attempt.endedAt || isTerminalManagedJobStatus(view.status);
+      await streamer.pump(attempt.handle, [attempt.setupKey, attempt.runKey], ended || !opts.follow, ended);
     }
     if (isTerminalManagedJobStatus(view.status) || !opts.follow) {
       for (const s of streamers.values()) s.flush();
-      return view;
+      return { view, report: mergeReports([...streamers.values()].map((s) => s.report())) };
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(500, delay + 50);

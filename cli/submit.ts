@@ -2,6 +2,7 @@
 import { asUserError } from './cluster-client.js';
 import type { CliContext } from './context.js';
 import { followJob, jobExitCode } from './follow.js';
+import { missingOutputNote } from './log-silence.js';
 import { clusterWorkflowId } from '../core/names.js';
 
 export async function submitJob(
@@ -21,7 +22,9 @@ export async function submitJob(
     return 0;
   }
   const client = await ctx.client();
-  const done = await followJob(ctx, client.workflow.getHandle(clusterWorkflowId(clusterName)), jobId, { progress: true });
+  const { job: done, report } = await followJob(ctx, client.workflow.getHandle(clusterWorkflowId(clusterName)), jobId, { progress: true });
+  const missing = missingOutputNote(ctx, `job ${jobId}`, report);
+  if (missing) ctx.note(missing);
   ctx.note(`Job ${jobId} ${done.status}${done.message ? `: ${done.message}` : ''}.`);
   return jobExitCode(done);
 }

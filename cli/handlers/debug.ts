@@ -1,11 +1,25 @@
 // Handler of `petrel debug preempt|unreachable`: do to local nodes what clouds and networks do
 // to real ones, to rehearse recovery. Only the local provider can do this.
+import type { Client } from '@temporalio/client';
 import type { ClusterHandle } from '../../core/cluster-state.js';
 import { LocalProvider } from '../../providers/local/index.js';
 import { clusterView } from '../cluster-client.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { managedJobView, parseJobId } from '../managed-job-client.js';
+
+/** Clusters of managed-job attempts are named job-<job id>-<attempt>. */
+const MANAGED_JOB_CLUSTER = /^job-(\d+)-(\d+)$/;
+
+async function clusterExists(client: Client, name: string): Promise<boolean> {
+  try {
+    await clusterView(client, name);
+    return true;
+  } catch (err) {
+    if (err instanceof UserError) return false;
+    throw err;
+  }
+}
 
 interface Target {
   cluster?: string;
@@ -25,6 +39,16 @@ async function targetHandle(ctx: CliContext, t: Target): Promise<{ handle: Clust
     if (!live) throw new UserError(`managed job ${view.jobId} has no running cluster (it is ${view.status})`);
     handle = live.handle;
     label = `cluster '${live.clusterName}' of managed job ${view.jobId}`;
+  } else if (MANAGED_JOB_CLUSTER.test(t.cluster!) && !(await clusterExists(client, t.cluster!))) {
+    // The cluster of one attempt of a managed job, named as `jobs describe` shows it.
+    const [, jobId, attemptNo] = MANAGED_JOB_CLUSTER.exec(t.cluster!)!;
+    const view = await managedJobView(client, Number(jobId));
+    const attempt = view.attempts.find((a) => a.attempt === Number(attemptNo));
+    if (!attempt) throw new UserError(`cluster '${t.cluster}' does not exist: managed job ${view.jobId} has no attempt ${attemptNo} (attempts: ${view.attempts.map((a) => a.clusterName).join(', ') || 'none yet'})`);
+    if (attempt.endedAt) throw new UserError(`cluster '${t.cluster}' of managed job ${view.jobId} is gone: attempt ${attempt.attempt} ended (${attempt.outcome}${attempt.reason ? `: ${attempt.reason.split('\n')[0]}` : ''})`);
+    if (!attempt.handle) throw new UserError(`cluster '${t.cluster}' of managed job ${view.jobId} has no nodes yet (still provisioning)`);
+    handle = attempt.handle;
+    label = `cluster '${t.cluster}' of managed job ${view.jobId}`;
   } else {
     const view = await clusterView(client, t.cluster!);
     handle = view.handle;

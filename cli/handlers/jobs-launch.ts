@@ -1,6 +1,7 @@
 // Handler of `petrel jobs launch`: start the job's managedJob workflow and follow it (unless
 // -d) across recoveries; exits with the job's exit code.
 import type { CliContext } from '../context.js';
+import { missingOutputNote } from '../log-silence.js';
 import { followManagedJob, managedJobExitCode } from '../managed-job-client.js';
 import { managedJobInput, submitManagedJob } from '../managed-job-submit.js';
 import { confirm } from '../prompt.js';
@@ -27,7 +28,9 @@ export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined
     return 0;
   }
   ctx.note(`Managed job ${jobId} submitted.`);
-  const view = await followManagedJob(ctx, client, jobId, { follow: true, progress: true });
+  const { view, report } = await followManagedJob(ctx, client, jobId, { follow: true, progress: true });
+  const missing = missingOutputNote(ctx, `managed job ${jobId}`, report);
+  if (missing) ctx.note(missing);
   const recoveries = view.recoveries ? ` after ${view.recoveries} recover${view.recoveries === 1 ? 'y' : 'ies'}` : '';
   ctx.note(`Managed job ${jobId} ${view.status}${recoveries}${view.message ? `: ${view.message}` : ''}.`);
   return managedJobExitCode(view);
