@@ -61,9 +61,21 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+/** Where a streaming stdin writer puts its bytes; every write resolves once the channel takes more. */
+export interface StdinSink {
+  write(chunk: Buffer): Promise<void>;
+  /** resolves when the channel has closed (the command ended, or was abandoned) */
+  readonly closed: Promise<void>;
+}
+
 export interface ExecOptions {
-  stdin?: string | Buffer;
+  /** text or bytes, or a writer that streams stdin (awaiting every write) and resolves when done */
+  stdin?: string | Buffer | ((sink: StdinSink) => Promise<void>);
   timeoutMs?: number;
+  /** abandon the command, as for timeoutMs, once nothing moved (no output, no stdin taken) for this long */
+  idleTimeoutMs?: number;
+  /** stdout as it comes (then it is not collected in the result) */
+  onStdout?: (chunk: Buffer) => void;
   /** on timeout: resolve with timedOut (the caller reports it) or drop the connection and throw */
   onTimeout?: 'resolve' | 'fail';
 }
@@ -75,6 +87,8 @@ const CHANNEL_OPEN_TIMEOUT_MS = 20_000;
  */
 const MAX_CHANNELS = 6;
 const CHANNEL_REFUSED_RETRIES = 8;
+/** A server found without SFTP is asked again after this long (its sshd_config may have been fixed). */
+const NO_SFTP_RECHECK_MS = 10 * 60_000;
 const MAX_OUTPUT_BYTES = 64 << 20;
 const TCP_KEEPALIVE_MS = 15_000;
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
@@ -93,8 +107,92 @@ export class StaleConnectionError extends ProviderError {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A streaming stdin write found the channel already closed. */
+class ChannelGone extends Error {
+  constructor() {
+    super('the channel closed');
+  }
+}
+
 /** The server said no to a channel on a connection that is otherwise fine. */
 class ChannelRefused extends Error {}
+
+/**
+ * The session channel opened, but the server refused the subsystem asked for on it (an sshd
+ * without `Subsystem sftp ...` answers the request with a failure; ssh2 reports "Unable to
+ * start subsystem: sftp"), or the subsystem's program died at once. Asking again cannot help.
+ */
+class SubsystemRefused extends Error {}
+
+function isSubsystemFailure(err: Error): boolean {
+  return /^Unable to start subsystem|while establishing SFTP session|unexpected SFTP session termination/.test(err.message);
+}
+
+/** The server has no (working) SFTP subsystem; file transfers then go over exec channels. */
+export class NoSftpSubsystemError extends ProviderError {
+  constructor(target: { host: string; port: number }, detail: string) {
+    super('config', `${label(target)} has no SFTP subsystem (its sshd refused the 'sftp' subsystem: ${detail}); add 'Subsystem sftp internal-sftp' to its sshd_config to use SFTP`);
+    this.name = 'NoSftpSubsystemError';
+  }
+}
+
+interface NoSftp {
+  at: number;
+  detail: string;
+}
+
+interface ChannelTable {
+  add(value: unknown): number;
+  get(id: number): unknown;
+}
+
+/**
+ * Runs `open` (one ssh2 call that opens a channel) and records in `tracked` the local id ssh2
+ * gave that channel. ssh2 leaves a session channel open when the server refuses the request
+ * made on it (exec, subsystem): the server counts it against MaxSessions until it is closed,
+ * so `closeRefusedChannel` closes it. Uses ssh2 internals; without them nothing is tracked.
+ */
+function trackChannel(client: SshClient, tracked: { id: number }, open: () => void): void {
+  const table = (client as unknown as { _chanMgr?: ChannelTable })._chanMgr;
+  if (!table || typeof table.add !== 'function' || typeof table.get !== 'function') {
+    open();
+    return;
+  }
+  const own = Object.prototype.hasOwnProperty.call(table, 'add');
+  const add = table.add;
+  table.add = function (this: ChannelTable, value: unknown): number {
+    const id = add.call(this, value);
+    if (tracked.id === -1) tracked.id = id;
+    return id;
+  };
+  try {
+    open();
+  } finally {
+    if (own) table.add = add;
+    else delete (table as Partial<ChannelTable>).add;
+  }
+}
+
+function closeRefusedChannel(client: SshClient, id: number): void {
+  if (id < 0) return;
+  try {
+    const ch = (client as unknown as { _chanMgr?: ChannelTable })._chanMgr?.get(id) as { outgoing?: { state?: string } } | undefined;
+    if (ch && typeof ch === 'object' && ch.outgoing?.state === 'open') closeChannel(ch);
+  } catch {
+    // best effort: the channel goes when the connection does
+  }
+}
+
+/** Closes an exec/tunnel channel or an SFTP session (whose close(handle) is a file operation). */
+function closeChannel(ch: unknown): void {
+  const c = ch as { close?: () => void; destroy?: () => void; readdir?: unknown } | undefined;
+  try {
+    if (typeof c?.readdir === 'function') c.destroy?.();
+    else c?.close?.();
+  } catch {
+    // best effort
+  }
+}
 
 // ---- identity -------------------------------------------------------------------------------
 
@@ -147,6 +245,10 @@ export class Connection {
   private freeChannels = MAX_CHANNELS;
   private readonly waiting: Array<() => void> = [];
   private sftpSession: Promise<SFTPWrapper> | undefined;
+  /** the server refused the SFTP subsystem on this connection (asked again after NO_SFTP_RECHECK_MS) */
+  private noSftp: NoSftp | undefined;
+  /** the pool's memory of it for this target, so a new connection does not ask again */
+  private sftpMemo: { get(): NoSftp | undefined; set(v: NoSftp | undefined): void } | undefined;
   private closed = false;
   private viaHeld = false;
   private readonly onCloseHandlers: Array<() => void> = [];
@@ -292,6 +394,7 @@ export class Connection {
         return;
       }
       let done = false;
+      const tracked = { id: -1 };
       const timer = setTimeout(() => {
         if (done) return;
         done = true;
@@ -299,21 +402,27 @@ export class Connection {
         reject(new StaleConnectionError(`${label(this.target)} did not answer (opening ${what} took over ${CHANNEL_OPEN_TIMEOUT_MS / 1000}s)`));
       }, CHANNEL_OPEN_TIMEOUT_MS);
       try {
-        open((err, ch) => {
-          clearTimeout(timer);
-          if (done) {
-            (ch as { close?: () => void } | undefined)?.close?.();
-            return;
-          }
-          done = true;
-          if (err) {
-            if (this.closed) reject(new StaleConnectionError(`cannot open ${what} on ${label(this.target)}: ${err.message}`));
-            else reject(new ChannelRefused(err.message));
-            return;
-          }
-          onOpen?.(ch);
-          resolve(ch);
-        });
+        trackChannel(this.client, tracked, () =>
+          open((err, ch) => {
+            clearTimeout(timer);
+            if (done) {
+              closeChannel(ch);
+              return;
+            }
+            done = true;
+            if (err) {
+              // A refused channel open carries the server's reason code; anything else was
+              // refused on a channel that opened, and that channel is still open.
+              if (typeof (err as { reason?: unknown }).reason !== 'number') closeRefusedChannel(this.client, tracked.id);
+              if (this.closed) reject(new StaleConnectionError(`cannot open ${what} on ${label(this.target)}: ${err.message}`));
+              else if (isSubsystemFailure(err)) reject(new SubsystemRefused(err.message));
+              else reject(new ChannelRefused(err.message));
+              return;
+            }
+            onOpen?.(ch);
+            resolve(ch);
+          }),
+        );
       } catch (err) {
         clearTimeout(timer);
         done = true;
@@ -344,14 +453,47 @@ export class Connection {
       const errOut: Buffer[] = [];
       let size = 0;
       let exitCode: number | undefined;
-      let timedOut = false;
+      /** why the command was abandoned: its whole deadline, or nothing moving for idleTimeoutMs */
+      let timedOut: 'total' | 'idle' | undefined;
       let timer: NodeJS.Timeout | undefined;
+      let idleTimer: NodeJS.Timeout | undefined;
+      let closed = false;
+      let stdinError: Error | undefined;
+      const abandon = (why: 'total' | 'idle') => {
+        if (closed || timedOut) return;
+        timedOut = why;
+        try {
+          ch.signal('KILL');
+        } catch {
+          // best effort
+        }
+        ch.close();
+        // A connection that cannot even close a channel is dead.
+        if (opts.onTimeout === 'fail') this.destroy();
+      };
+      const progress = () => {
+        if (!opts.idleTimeoutMs || closed || timedOut) return;
+        if (idleTimer) idleTimer.refresh();
+        else idleTimer = setTimeout(() => abandon('idle'), opts.idleTimeoutMs);
+      };
       const keep = (list: Buffer[]) => (d: Buffer) => {
+        progress();
         if (size >= MAX_OUTPUT_BYTES) return;
         size += d.length;
         list.push(d);
       };
-      ch.on('data', keep(out));
+      const onStdout = opts.onStdout;
+      ch.on(
+        'data',
+        onStdout
+          ? (d: Buffer) => {
+              progress();
+              onStdout(d);
+            }
+          : keep(out),
+      );
+      let markClosed: () => void = () => undefined;
+      const closedPromise = new Promise<void>((res) => (markClosed = res));
       ch.stderr.on('data', keep(errOut));
       ch.on('exit', (code: number | null, signal?: string) => {
         if (typeof code === 'number') exitCode = code;
@@ -359,16 +501,30 @@ export class Connection {
       });
       ch.on('error', () => undefined);
       ch.on('close', () => {
+        closed = true;
+        markClosed();
         if (timer) clearTimeout(timer);
+        if (idleTimer) clearTimeout(idleTimer);
         free();
         const stdout = Buffer.concat(out);
         const stderr = Buffer.concat(errOut);
         if (timedOut) {
           if (opts.onTimeout === 'fail') {
-            reject(new ProviderError('transient', `${label(this.target)} did not finish a command within ${Math.round((opts.timeoutMs ?? 0) / 1000)}s`));
+            reject(
+              new ProviderError(
+                'transient',
+                timedOut === 'idle'
+                  ? `${label(this.target)} made no progress on a command for ${Math.round((opts.idleTimeoutMs ?? 0) / 1000)}s`
+                  : `${label(this.target)} did not finish a command within ${Math.round((opts.timeoutMs ?? 0) / 1000)}s`,
+              ),
+            );
           } else {
             resolve({ exitCode: 124, stdout, stderr, timedOut: true });
           }
+          return;
+        }
+        if (stdinError) {
+          reject(stdinError);
           return;
         }
         if (exitCode === undefined) {
@@ -378,26 +534,96 @@ export class Connection {
         resolve({ exitCode, stdout, stderr, timedOut: false });
       });
       if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) {
-        timer = setTimeout(() => {
-          timedOut = true;
-          try {
-            ch.signal('KILL');
-          } catch {
-            // best effort
-          }
-          ch.close();
-          // A connection that cannot even close a channel is dead.
-          if (opts.onTimeout === 'fail') this.destroy();
-        }, opts.timeoutMs);
+        timer = setTimeout(() => abandon('total'), opts.timeoutMs);
       }
-      if (opts.stdin !== undefined) ch.end(opts.stdin);
+      progress();
+      const stdin = opts.stdin;
+      if (typeof stdin === 'function') {
+        const stopped = () => closed || timedOut !== undefined || stdinError !== undefined;
+        const sink: StdinSink = {
+          closed: closedPromise,
+          write: (chunk) =>
+            new Promise<void>((res, rej) => {
+              if (stopped()) {
+                rej(new ChannelGone());
+                return;
+              }
+              if (ch.write(chunk)) {
+                progress();
+                res();
+                return;
+              }
+              const onDrain = () => {
+                off();
+                progress();
+                res();
+              };
+              const onClose = () => {
+                off();
+                rej(new ChannelGone());
+              };
+              const off = () => {
+                ch.off('drain', onDrain);
+                ch.off('close', onClose);
+              };
+              ch.on('drain', onDrain);
+              ch.on('close', onClose);
+            }),
+        };
+        stdin(sink).then(
+          () => {
+            if (!stopped()) ch.end();
+          },
+          (err: Error) => {
+            // The command went away first: its exit code and stderr tell why.
+            if (stopped() || err instanceof ChannelGone) return;
+            stdinError = err;
+            try {
+              ch.signal('KILL');
+            } catch {
+              // best effort
+            }
+            ch.close();
+          },
+        );
+      } else if (stdin !== undefined) ch.end(stdin);
       else ch.end();
     });
   }
 
-  /** One SFTP session per connection, shared by everything that needs it. */
+  /** The pool keeps what it learnt about SFTP on this target across connections. */
+  useSftpMemo(memo: { get(): NoSftp | undefined; set(v: NoSftp | undefined): void }): void {
+    this.sftpMemo = memo;
+  }
+
+  /** Set when the server refused the SFTP subsystem, until it is time to ask again. */
+  private knownNoSftp(): NoSftp | undefined {
+    const n = this.noSftp ?? this.sftpMemo?.get();
+    if (n && Date.now() - n.at < NO_SFTP_RECHECK_MS) return n;
+    this.noSftp = undefined;
+    if (n) this.sftpMemo?.set(undefined);
+    return undefined;
+  }
+
+  /**
+   * The connection's SFTP session, or undefined when the server has no SFTP subsystem (then
+   * callers transfer over exec channels). The server is asked once per connection, and the
+   * pool remembers the answer for the target for NO_SFTP_RECHECK_MS.
+   */
+  async sftpIfAvailable(): Promise<SFTPWrapper | undefined> {
+    try {
+      return await this.sftp();
+    } catch (err) {
+      if (err instanceof NoSftpSubsystemError) return undefined;
+      throw err;
+    }
+  }
+
+  /** One SFTP session per connection, shared by everything that needs it. Rejects with NoSftpSubsystemError on a server without SFTP. */
   sftp(): Promise<SFTPWrapper> {
     if (this.closed) return Promise.reject(new StaleConnectionError(`the connection to ${label(this.target)} was closed`));
+    const missing = this.knownNoSftp();
+    if (missing) return Promise.reject(new NoSftpSubsystemError(this.target, missing.detail));
     if (!this.sftpSession) {
       const holder: { session?: Promise<SFTPWrapper> } = {};
       const forget = () => {
@@ -416,6 +642,11 @@ export class Connection {
         } catch (err) {
           free();
           forget();
+          if (err instanceof SubsystemRefused) {
+            this.noSftp = { at: Date.now(), detail: err.message };
+            this.sftpMemo?.set(this.noSftp);
+            throw new NoSftpSubsystemError(this.target, err.message);
+          }
           throw err;
         }
       })();
@@ -531,6 +762,8 @@ export interface PoolOptions {
 export class SshPool {
   private readonly conns = new Map<string, Connection>();
   private readonly pending = new Map<string, Promise<Connection>>();
+  /** targets whose server has no SFTP subsystem (see Connection.sftpIfAvailable) */
+  private readonly noSftp = new Map<string, NoSftp>();
   /** SSH connections this pool has established (handshake completed), for tests and metrics */
   connectsTotal = 0;
   readonly idleMs: number;
@@ -606,6 +839,10 @@ export class SshPool {
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       try {
         const conn = await this.connectOnce(key, target, ctx, policy, privateKey);
+        conn.useSftpMemo({
+          get: () => this.noSftp.get(key),
+          set: (v) => (v ? this.noSftp.set(key, v) : this.noSftp.delete(key)),
+        });
         this.conns.set(key, conn);
         conn.onClose(() => {
           if (this.conns.get(key) === conn) this.conns.delete(key);

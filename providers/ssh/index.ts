@@ -73,12 +73,13 @@ export class SshProvider implements Provider {
     return readSshConfig(this.opts.home);
   }
 
-  /** Connects (per `policy`) and runs `true` within PROBE_TIMEOUT_MS. */
-  private async probe(target: SshTarget, policy: ConnectPolicy): Promise<void> {
-    const r = await this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy }, (c) =>
-      c.exec('true', { timeoutMs: PROBE_TIMEOUT_MS, onTimeout: 'fail' }),
-    );
-    if (r.exitCode !== 0) throw new ProviderError('transient', `${label(target)}: 'true' exited with ${r.exitCode}`);
+  /** Connects (per `policy`) and runs `true` within PROBE_TIMEOUT_MS; with `sftp`, also says whether the host has SFTP. */
+  private async probe(target: SshTarget, policy: ConnectPolicy, sftp = false): Promise<{ sftp?: boolean }> {
+    return this.pool.use(target, { knownHostsFile: this.knownHostsFile, policy }, async (c) => {
+      const r = await c.exec('true', { timeoutMs: PROBE_TIMEOUT_MS, onTimeout: 'fail' });
+      if (r.exitCode !== 0) throw new ProviderError('transient', `${label(target)}: 'true' exited with ${r.exitCode}`);
+      return sftp ? { sftp: (await c.sftpIfAvailable()) !== undefined } : {};
+    });
   }
 
   async check(): Promise<CheckResult> {
@@ -96,18 +97,20 @@ export class SshProvider implements Provider {
         const results = await Promise.all(
           pool.hosts.map(async (h) => {
             try {
-              await this.probe(targetOf(h), QUICK);
-              return { host: label(h), ok: true, why: '' };
+              const { sftp } = await this.probe(targetOf(h), QUICK, true);
+              return { host: label(h), ok: true, why: '', noSftp: sftp === false };
             } catch (err) {
-              return { host: label(h), ok: false, why: (err as Error).message };
+              return { host: label(h), ok: false, why: (err as Error).message, noSftp: false };
             }
           }),
         );
         const up = results.filter((r) => r.ok);
         const down = [...new Set(results.filter((r) => !r.ok).map((r) => r.why))];
+        const noSftp = results.filter((r) => r.noSftp).map((r) => r.host);
         const line =
           `pool ${pool.name}: ${up.length}/${results.length} hosts answer` +
           (up.length ? ` (${up.map((r) => r.host).join(', ')})` : '') +
+          (noSftp.length ? `; no SFTP subsystem on ${noSftp.join(', ')}: using exec transfers` : '') +
           (down.length ? `; ${down.join('; ')}` : '');
         return { up: up.length, line };
       }),

@@ -10,6 +10,7 @@ import { JOBS_SUBDIR, SIGNAL_SCRIPT, START_GRACE_S, START_SCRIPT, STATUS_SCRIPT,
 import { completeUtf8Length } from '../utf8.js';
 import { checkJobKey, exportLine, remoteJoin, shellQuote } from './shell.js';
 import { uploadDirectory, type UploadStats } from './upload.js';
+import { uploadDirectoryOverExec } from './upload-exec.js';
 
 export interface SshRunnerOptions {
   target: SshTarget;
@@ -24,6 +25,13 @@ export interface SshRunnerOptions {
 /** Deadline for the runner's own short operations (status, log reads, signals, job starts). */
 const OP_TIMEOUT_MS = 30_000;
 const DEFAULT_LOG_CHUNK = 1 << 20;
+
+/** $1 = file, $2 = offset, $3 = most bytes: that range of the file. Exit 100: no such file. */
+const READ_RANGE_SCRIPT = [
+  '[ -e "$1" ] || exit 100',
+  '[ -r "$1" ] || { echo "cannot read $1" >&2; exit 3; }',
+  'tail -c "+$(( $2 + 1 ))" -- "$1" | head -c "$3"',
+].join('\n');
 
 /** `bash -c 'script' name args...` as one command line for the login shell. */
 export function bashCommand(script: string, args: string[] = []): string {
@@ -91,11 +99,16 @@ export class SshRunner implements CommandRunner {
     await this.sync(localDir, remoteDir);
   }
 
-  /** `upload`, telling what was transferred and what was already up to date. */
+  /**
+   * `upload`, telling what was transferred and what was already up to date. Over SFTP, or over
+   * exec channels (one listing, one tar stream) on a node whose sshd has no SFTP subsystem.
+   */
   async sync(localDir: string, remoteDir: string): Promise<UploadStats> {
     const dest = remoteJoin(this.root(), remoteDir);
     try {
-      return await this.withConnection((c) => uploadDirectory(c, localDir, dest));
+      return await this.withConnection(async (c) =>
+        (await c.sftpIfAvailable()) ? uploadDirectory(c, localDir, dest) : uploadDirectoryOverExec(c, localDir, dest),
+      );
     } catch (err) {
       if (err instanceof ProviderError) throw err;
       throw new ProviderError('transient', `uploading ${localDir} to ${this.target.host}:${dest} failed: ${(err as Error).message}`);
@@ -120,11 +133,13 @@ export class SshRunner implements CommandRunner {
   /**
    * The common answers (exited / running / lost) come from a few SFTP reads on the open
    * session — milliseconds — instead of an exec channel, which costs sshd a fork and a
-   * shell (about 0.2 s here). Anything else (a job still starting, no /proc) asks the script.
+   * shell (about 0.2 s here). Anything else (a job still starting, no /proc, a node without
+   * SFTP) asks the script.
    */
   async status(key: string): Promise<DetachedJobState> {
     const quick = await this.withConnection(async (c) => {
-      const sftp = await c.sftp();
+      const sftp = await c.sftpIfAvailable();
+      if (!sftp) return undefined;
       const read = async (file: string) => (await deadline(c, OP_TIMEOUT_MS, `reading ${file}`, readRange(sftp, file, 0, 4096)))?.toString('utf8').trim();
       const exit = await read(`${this.jobDir(key)}/exit_code`);
       if (exit !== undefined) {
@@ -168,12 +183,24 @@ export class SshRunner implements CommandRunner {
   async readLog(key: string, offset: number, maxBytes = DEFAULT_LOG_CHUNK): Promise<LogChunk> {
     const file = `${this.jobDir(key)}/output.log`;
     const buf = await this.withConnection(async (c) => {
-      const sftp = await c.sftp();
-      return deadline(c, OP_TIMEOUT_MS, `reading the log of job ${key}`, readRange(sftp, file, offset, maxBytes));
+      const sftp = await c.sftpIfAvailable();
+      if (sftp) return deadline(c, OP_TIMEOUT_MS, `reading the log of job ${key}`, readRange(sftp, file, offset, maxBytes));
+      return this.readRangeOverExec(c, file, offset, maxBytes, `reading the log of job ${key}`);
     });
     if (!buf) return { data: '', nextOffset: offset };
     const end = completeUtf8Length(buf, buf.length);
     return { data: buf.subarray(0, end).toString('utf8'), nextOffset: offset + end };
+  }
+
+  /** `readRange` for a node without SFTP: one exec. */
+  private async readRangeOverExec(c: Connection, file: string, offset: number, max: number, what: string): Promise<Buffer | undefined> {
+    const r = await c.exec(bashCommand(READ_RANGE_SCRIPT, [file, String(offset), String(max)]), { timeoutMs: OP_TIMEOUT_MS, onTimeout: 'fail' });
+    if (r.exitCode === 100) return undefined;
+    if (r.exitCode !== 0) {
+      const why = r.stderr.toString('utf8').trim() || `exit code ${r.exitCode}`;
+      throw new ProviderError('transient', `${what} on ${this.target.host}:${this.target.port} failed: ${why}`);
+    }
+    return r.stdout;
   }
 
   async signal(key: string, signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT'): Promise<void> {

@@ -68,8 +68,8 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(workers);
 }
 
-/** `remoteDir` is relative to the login directory (home) unless absolute. */
-export async function uploadDirectory(conn: Connection, localDir: string, remoteDir: string): Promise<UploadStats> {
+/** Throws the config error for a local upload source that is not a directory. */
+export function checkLocalDirectory(localDir: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(localDir);
@@ -77,6 +77,14 @@ export async function uploadDirectory(conn: Connection, localDir: string, remote
     throw new ProviderError('config', `cannot upload ${localDir}: no such directory`);
   }
   if (!st.isDirectory()) throw new ProviderError('config', `cannot upload ${localDir}: not a directory`);
+}
+
+/**
+ * Over SFTP (the caller checked that the node has it; upload-exec.ts is the way without).
+ * `remoteDir` is relative to the login directory (home) unless absolute.
+ */
+export async function uploadDirectory(conn: Connection, localDir: string, remoteDir: string): Promise<UploadStats> {
+  checkLocalDirectory(localDir);
   const mk = await conn.exec(`mkdir -p -- ${shellQuote(remoteDir)}`, { timeoutMs: 60_000, onTimeout: 'fail' });
   if (mk.exitCode !== 0) {
     throw new ProviderError('transient', `cannot create ${remoteDir} on ${conn.target.host}: ${mk.stderr.toString().trim()}`);
