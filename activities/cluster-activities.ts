@@ -12,7 +12,8 @@ import { GangWatch, NodeHealth } from './gang-watch.js';
 import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
 import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
-import { loadSecretKey, openAll } from './secret-box.js';
+import { loadKeyring } from '../codec/keys.js';
+import { openAll } from '../codec/secret-box.js';
 
 export interface RunOnNodesRequest {
   handle: ClusterHandle;
@@ -44,6 +45,15 @@ function pollDelayMs(elapsedMs: number): number {
 
 /** Heartbeats are throttled by the SDK anyway; not calling it on every poll saves CPU at scale. */
 const HEARTBEAT_EVERY_MS = 3_000;
+
+/** A secret this worker cannot open will not open on a retry either: a config failure. */
+function openSecrets(home: string, sealed: Record<string, string>): Record<string, string> {
+  try {
+    return openAll(loadKeyring(home), sealed);
+  } catch (err) {
+    throw new ProviderError('config', `cannot open the job's secrets: ${(err as Error).message}`);
+  }
+}
 
 export function createClusterActivities(ctx: ProviderContext) {
   const provider = (name: string) => getProvider(name, ctx);
@@ -135,7 +145,7 @@ export function createClusterActivities(ctx: ProviderContext) {
   async function runOnNodes(req: RunOnNodesRequest): Promise<RunOnNodesResult> {
     return mapProviderErrors(async () => {
       const p = provider(req.handle.provider);
-      const secrets = openAll(loadSecretKey(ctx.home), req.sealedSecrets);
+      const secrets = openSecrets(ctx.home, req.sealedSecrets);
       const runners: CommandRunner[] = req.ranks.map((rank) => {
         const node = req.handle.nodes.find((n) => n.rank === rank);
         if (!node) throw ApplicationFailure.nonRetryable(`node ${rank} is not part of the cluster`, FAILURE_TYPES.config);

@@ -5,12 +5,11 @@
 //   npm run build && node bench/recovery.mjs [runs]
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchEnv, median, sleep } from './support.mjs';
+import { benchClient, benchEnv, median, sleep } from './support.mjs';
 
 const runs = Number(process.argv[2] ?? 20);
 const b = benchEnv('local:\n  regions: [region-a, region-b, region-c]\n');
 process.env.PETREL_HOME = b.home;
-const { Client, Connection } = await import('@temporalio/client');
 const { LocalProvider } = await import('../dist/providers/local/index.js');
 const { managedJobStatusQuery } = await import('../dist/workflows/managed-job-messages.js');
 
@@ -18,7 +17,7 @@ try {
   b.petrel('server', 'start');
   const gate = path.join(b.home, 'gate');
   const id = Number(b.petrel('jobs', 'launch', '-d', '-y', `while [ ! -f ${gate} ]; do sleep 0.2; done`).trim());
-  const client = new Client({ connection: await Connection.connect({ address: b.address }) });
+  const client = await benchClient(b);
   const handle = client.workflow.getHandle(`job/${id}`);
   const view = () => handle.query(managedJobStatusQuery);
   const runningAttempt = async (n) => {

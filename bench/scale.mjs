@@ -6,13 +6,12 @@
 //   npm run build && node bench/scale.mjs [jobs]
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchEnv, median, procStats, sleep } from './support.mjs';
+import { benchClient, benchEnv, median, procStats, sleep } from './support.mjs';
 
 const total = Number(process.argv[2] ?? 1000);
 const b = benchEnv('local:\n  regions: [region-a, region-b, region-c]\n');
 process.env.PETREL_HOME = b.home;
 process.env.PETREL_USER = 'bench';
-const { Client, Connection } = await import('@temporalio/client');
 const { LocalProvider } = await import('../dist/providers/local/index.js');
 const { taskFromCommand } = await import('../dist/core/spec/index.js');
 const { managedJobInput, submitManagedJob } = await import('../dist/cli/managed-job-submit.js');
@@ -22,7 +21,7 @@ const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 let client;
 try {
   b.petrel('server', 'start');
-  client = new Client({ connection: await Connection.connect({ address: b.address }) });
+  client = await benchClient(b);
   const worker = Number(fs.readFileSync(path.join(b.home, 'run', 'worker.pid'), 'utf8'));
   const base = managedJobInput(b.home, taskFromCommand('sleep 600'), 'bench', {});
 

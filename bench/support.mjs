@@ -24,6 +24,14 @@ export function benchEnv(config) {
   return { home, port, env, address: `127.0.0.1:${port}`, petrel, cleanup };
 }
 
+/** A client with the bench home's codec key, as that home's CLI has it. */
+export async function benchClient(b) {
+  const { Client, Connection } = await import('@temporalio/client');
+  const { petrelDataConverter } = await import('../dist/codec/data-converter.js');
+  const { loadKeyring } = await import('../dist/codec/keys.js');
+  return new Client({ connection: await Connection.connect({ address: b.address }), dataConverter: petrelDataConverter(loadKeyring(b.home)) });
+}
+
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

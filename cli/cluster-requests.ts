@@ -1,7 +1,8 @@
 // From a validated task to the messages the cluster workflow takes.
 import os from 'node:os';
 import type { ResourceRequest, TaskSpec } from '../core/task.js';
-import { loadSecretKey, sealAll } from '../activities/secret-box.js';
+import { loadKeyring } from '../codec/keys.js';
+import { sealAll } from '../codec/secret-box.js';
 import { providerNames } from '../providers/registry.js';
 import type { ClusterWorkflowInput, JobRequest } from '../workflows/cluster-types.js';
 import { UserError } from './errors.js';
@@ -61,7 +62,7 @@ export function jobRequest(home: string, task: TaskSpec, r: ResourceRequest, wit
     setup: withSetup ? task.setup : undefined,
     run: task.run,
     envs,
-    sealedSecrets: Object.keys(secrets).length > 0 ? sealAll(loadSecretKey(home), secrets) : {},
+    sealedSecrets: Object.keys(secrets).length > 0 ? sealAll(loadKeyring(home), secrets) : {},
     workdir: typeof task.workdir === 'string' ? task.workdir : undefined,
     fileMounts: localFileMounts(task),
     numNodes: task.numNodes,

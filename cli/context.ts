@@ -42,9 +42,10 @@ export class CliContext {
       if (started.length > 0) this.note(`Started ${started.join(' and ')} in the background (petrel server status).`);
     }
     const { Client, Connection } = await import('@temporalio/client');
+    const dataConverter = await this.dataConverter();
     try {
       const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, connectTimeout: 5000 });
-      return new Client({ connection, namespace: config.namespace });
+      return new Client({ connection, namespace: config.namespace, dataConverter });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new UserError(
@@ -52,6 +53,17 @@ export class CliContext {
           ? `cannot reach the embedded Temporal server at ${config.address}: ${why}; see petrel server status`
           : `cannot reach Temporal at ${config.address} (TEMPORAL_ADDRESS): ${why}`,
       );
+    }
+  }
+
+  /** Encrypts everything this CLI sends with the home's (or the team's) codec key. */
+  private async dataConverter() {
+    const [{ loadKeyring, CodecKeyError }, { petrelDataConverter }] = await Promise.all([import('../codec/keys.js'), import('../codec/data-converter.js')]);
+    try {
+      return petrelDataConverter(loadKeyring(this.home));
+    } catch (err) {
+      if (err instanceof CodecKeyError) throw new UserError(err.message);
+      throw err;
     }
   }
 

@@ -1,55 +1,55 @@
-// Secrets travel through workflow history sealed (AES-256-GCM), so the history, the UI and
-// the server's database never hold them in plaintext; only activities open them, right
-// before handing them to the job's environment. The key is PETREL_SECRET_KEY (base64, 32
-// bytes) or $PETREL_HOME/secret.key, created on first use with mode 0600.
+// Secret values travel sealed inside payloads that are themselves encrypted (codec/): the
+// codec endpoint shows a key holder each workflow's decoded input in the Temporal UI, and
+// secrets must stay closed even there. Only the activity that starts a job opens them, right
+// before handing them to the job's environment. Sealed with the keyring's current key; any of
+// its keys opens (so rotating the key keeps queued jobs' secrets readable).
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import type { CodecKeyring } from './keys.js';
 
-const PREFIX = 'petrel-sealed:v1:';
+const PREFIX = 'petrel-sealed:v2:';
+const LEGACY_PREFIX = 'petrel-sealed:v1:';
 
-export function loadSecretKey(home: string): Buffer {
-  const fromEnv = process.env.PETREL_SECRET_KEY;
-  if (fromEnv) {
-    const key = Buffer.from(fromEnv, 'base64');
-    if (key.length !== 32) throw new Error('PETREL_SECRET_KEY must be 32 bytes, base64-encoded');
-    return key;
-  }
-  const file = path.join(home, 'secret.key');
-  try {
-    return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-  } catch {
-    fs.mkdirSync(home, { recursive: true });
-    const key = crypto.randomBytes(32);
-    try {
-      fs.writeFileSync(file, key.toString('base64'), { mode: 0o600, flag: 'wx' });
-      return key;
-    } catch {
-      // Another process created it first: use theirs.
-      return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-    }
-  }
-}
-
-export function seal(key: Buffer, plaintext: string): string {
+export function seal(keys: CodecKeyring, plaintext: string): string {
+  const { id, key } = keys.current;
   const iv = crypto.randomBytes(12);
   const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+  return `${PREFIX}${id}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
 }
 
-export function open(key: Buffer, sealed: string): string {
-  if (!sealed.startsWith(PREFIX)) throw new Error('not a sealed Petrel secret');
-  const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64');
-  const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+export function open(keys: CodecKeyring, sealed: string): string {
+  let candidates: Buffer[];
+  let raw: Buffer;
+  if (sealed.startsWith(PREFIX)) {
+    const rest = sealed.slice(PREFIX.length);
+    const id = rest.slice(0, rest.indexOf(':'));
+    const entry = keys.byId.get(id);
+    if (!entry) throw new Error(`a secret was sealed with key '${id}', which is not among this worker's keys (${keys.source})`);
+    candidates = [entry.key];
+    raw = Buffer.from(rest.slice(id.length + 1), 'base64');
+  } else if (sealed.startsWith(LEGACY_PREFIX)) {
+    // sealed before key ids: try every key
+    candidates = [...keys.byId.values()].map((k) => k.key);
+    raw = Buffer.from(sealed.slice(LEGACY_PREFIX.length), 'base64');
+  } else {
+    throw new Error('not a sealed Petrel secret');
+  }
+  for (const key of candidates) {
+    try {
+      const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      // not this key
+    }
+  }
+  throw new Error(`a sealed secret does not open with any of this worker's keys (${keys.source})`);
 }
 
-export function sealAll(key: Buffer, values: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, seal(key, v)]));
+export function sealAll(keys: CodecKeyring, values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, seal(keys, v)]));
 }
 
-export function openAll(key: Buffer, values: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, open(key, v)]));
+export function openAll(keys: CodecKeyring, values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, open(keys, v)]));
 }

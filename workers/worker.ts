@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClusterActivities } from '../activities/cluster-activities.js';
 import { createJobActivities } from '../activities/job-activities.js';
+import { petrelDataConverter } from '../codec/data-converter.js';
+import { loadKeyring } from '../codec/keys.js';
 import { TASK_QUEUE } from '../core/names.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { petrelHome, temporalConfigFromEnv } from './temporal-config.js';
@@ -21,6 +23,8 @@ function workflowSource(): { workflowBundle: { codePath: string } } | { workflow
 export async function runWorker(opts: { onReady?: () => void } = {}): Promise<void> {
   const config = temporalConfigFromEnv();
   const home = petrelHome();
+  // Before connecting: without its keys a worker could only refuse every task.
+  const keys = loadKeyring(home);
   const connection = await NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
   try {
     const added = await ensureSearchAttributes(connection, config.namespace);
@@ -30,6 +34,8 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
       namespace: config.namespace,
       taskQueue: TASK_QUEUE,
       ...workflowSource(),
+      // Every payload is encrypted; one this worker cannot decrypt fails its task, unrun.
+      dataConverter: petrelDataConverter(keys),
       activities: { ...createClusterActivities({ home }), ...createJobActivities({ home }) },
       // Lets a run activity notice the shutdown and leave the job running for the next worker.
       shutdownGraceTime: '2s',
@@ -38,7 +44,9 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
       // a worker with a thousand running jobs under 1 GiB (evicted ones replay on demand).
       maxCachedWorkflows: Number(process.env.PETREL_WORKER_MAX_CACHED_WORKFLOWS ?? 200),
     });
-    console.error(`petrel worker: polling task queue '${TASK_QUEUE}' on ${config.address} (namespace ${config.namespace}), PETREL_HOME=${home}`);
+    console.error(
+      `petrel worker: polling task queue '${TASK_QUEUE}' on ${config.address} (namespace ${config.namespace}), PETREL_HOME=${home}, codec key ${keys.current.id} (${keys.source})`,
+    );
     opts.onReady?.();
     await worker.run();
   } finally {

@@ -150,14 +150,21 @@ describe('launch on the embedded default', () => {
     expect(again.stderr).toContain("cluster 'doomed' does not exist");
   });
 
-  it('secrets reach the job but never the workflow history', async () => {
+  it('secrets reach the job; the raw history holds no plaintext, and even decrypted it holds no secret', async () => {
     const secret = 'sk-very-secret-value-123';
-    const r = await p.run(['launch', '-c', 'sec', '-y', '--down', '--secret', `API_TOKEN=${secret}`, '--env', 'PLAIN=visible', 'echo token-length=${#API_TOKEN} plain=$PLAIN']);
+    const r = await p.run(['launch', '-c', 'sec', '-y', '--down', '--secret', `API_TOKEN=${secret}`, '--env', 'PLAIN=visible-env', 'echo token-length=${#API_TOKEN} plain=$PLAIN']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`token-length=${secret.length} plain=visible`);
-    const history = await fetchHistoryText(p, 'cluster/sec');
-    expect(history).toContain('visible');
-    expect(history).not.toContain(secret);
+    expect(r.stdout).toContain(`token-length=${secret.length} plain=visible-env`);
+    // read without the key: every payload is ciphertext (search attributes stay plaintext)
+    const raw = await fetchHistoryText(p, 'cluster/sec');
+    expect(raw).toContain('PetrelCluster');
+    for (const plain of [secret, 'visible-env', 'token-length', 'API_TOKEN']) expect(raw).not.toContain(plain);
+    // decrypted with the home's key, as the UI's codec endpoint shows it: the env, but the secret stays sealed
+    const decoded = await decodedHistoryText(p, 'cluster/sec');
+    expect(decoded).toContain('visible-env');
+    expect(decoded).toContain('token-length');
+    expect(decoded).toContain('API_TOKEN');
+    expect(decoded).not.toContain(secret);
   });
 
   it('server status reports addresses, pids and a polling worker', async () => {
@@ -169,13 +176,39 @@ describe('launch on the embedded default', () => {
   });
 });
 
-async function fetchHistoryText(env: PetrelEnv, workflowId: string): Promise<string> {
+/** The history with every payload run through the home's codec: what a key holder sees. */
+async function decodedHistoryText(env: PetrelEnv, workflowId: string): Promise<string> {
+  const { EncryptionCodec } = await import('../../codec/encryption-codec.js');
+  const { loadKeyring } = await import('../../codec/keys.js');
+  const codec = new EncryptionCodec(loadKeyring(env.home));
+  const raw = JSON.parse(await fetchHistoryText(env, workflowId, false)) as unknown;
+  const decode = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(decode);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      const meta = o.metadata as Record<string, string> | undefined;
+      if (meta && typeof o.data === 'string' && Buffer.from(meta.encoding ?? '', 'base64').toString() === 'binary/encrypted') {
+        const payload = codec.decrypt({
+          metadata: Object.fromEntries(Object.entries(meta).map(([k, x]) => [k, Buffer.from(x, 'base64')])),
+          data: Buffer.from(o.data, 'base64'),
+        });
+        return Buffer.from(payload.data ?? []).toString('utf8');
+      }
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
+    }
+    return v;
+  };
+  return JSON.stringify(decode(raw));
+}
+
+async function fetchHistoryText(env: PetrelEnv, workflowId: string, readable = true): Promise<string> {
   const { Client, Connection } = await import('@temporalio/client');
   const connection = await Connection.connect({ address: env.address });
   try {
     const client = new Client({ connection });
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     // Payload data is base64 in the JSON form: decode it, so any plaintext would show.
+    if (!readable) return JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v));
     return JSON.stringify(history, (k, v) =>
       v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
     );

@@ -3,6 +3,7 @@
 // failures, cancellation from every state, and search attributes.
 import fs from 'node:fs';
 import path from 'node:path';
+import { withClient } from '../support/client.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { catchJob, clusterDirs, describeJob, gatedJob, running, submitJob, THREE_REGIONS, waitForJob, writeConfig } from '../support/jobs.js';
 import { PetrelEnv, waitFor } from '../support/petrel.js';
@@ -284,10 +285,7 @@ describe('search attributes', () => {
     await waitForJob(p, a, running, 'a running');
     await waitForJob(p, b, running, 'b running');
     await waitForJob(p, c, (v) => v.status === 'SUCCEEDED', 'c done');
-    const { Client, Connection } = await import('@temporalio/client');
-    const connection = await Connection.connect({ address: p.address });
-    try {
-      const client = new Client({ connection });
+    await withClient(p, async (client) => {
       const ids = async (query: string) => {
         const out: string[] = [];
         for await (const wf of client.workflow.list({ query })) out.push(wf.workflowId);
@@ -297,9 +295,7 @@ describe('search attributes', () => {
       expect(await ids(`PetrelJobName = 'sa-hold' AND PetrelStatus = 'RUNNING'`)).toEqual([`job/${a}`, `job/${b}`].sort());
       expect(await ids(`PetrelJobName = 'sa-quick'`)).toEqual([`job/${c}`]);
       expect(await ids(`PetrelJobName = 'sa-quick' AND PetrelStatus = 'SUCCEEDED' AND PetrelUser = 'tester' AND PetrelInfra = 'local'`)).toEqual([`job/${c}`]);
-    } finally {
-      await connection.close();
-    }
+    });
     fs.writeFileSync(path.join(dir, 'go'), '');
     await waitForJob(p, a, (v) => v.status === 'SUCCEEDED', 'a done');
     await waitForJob(p, b, (v) => v.status === 'SUCCEEDED', 'b done');

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeJob, running, submitJob, waitForJob } from '../support/jobs.js';
+import { withClient } from '../support/client.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
 import { startSshd, writePoolConfig, type SshdCluster } from '../support/sshd.js';
 
@@ -42,14 +43,8 @@ function userCommands(index: number, text: string): number[] {
 }
 
 async function leases(): Promise<Record<string, { holder: string; cluster: string }>> {
-  const { Client, Connection } = await import('@temporalio/client');
   const { leasesQuery } = await import('../../workflows/host-pool-types.js');
-  const connection = await Connection.connect({ address: p.address });
-  try {
-    return await new Client({ connection }).workflow.getHandle('pool/ssh/test').query(leasesQuery);
-  } finally {
-    await connection.close();
-  }
+  return withClient(p, (client) => client.workflow.getHandle('pool/ssh/test').query(leasesQuery));
 }
 
 describe('clusters on an SSH node pool', () => {

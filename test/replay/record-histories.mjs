@@ -14,7 +14,9 @@ const repo = path.resolve(import.meta.dirname, '..', '..');
 const out = path.join(repo, 'test', 'replay', 'histories');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-record-'));
 const port = 27000 + Math.floor(Math.random() * 2000);
-const env = { ...process.env, PETREL_HOME: home, PETREL_SERVER_PORT: String(port), PETREL_USER: 'recorder' };
+// Histories are recorded encrypted, under the test-only key the replay test decrypts them with.
+const replayKey = fs.readFileSync(path.join(out, 'replay.key'), 'utf8').trim();
+const env = { ...process.env, PETREL_HOME: home, PETREL_SERVER_PORT: String(port), PETREL_USER: 'recorder', PETREL_CODEC_KEY: replayKey };
 delete env.TEMPORAL_ADDRESS;
 
 function petrel(...args) {
@@ -81,11 +83,13 @@ const scenarios = {
 };
 
 const { findTemporalBinary } = await import('../../dist/cli/embedded/temporal-binary.js');
+const { petrelDataConverter } = await import('../../dist/codec/data-converter.js');
+const { loadKeyring } = await import('../../dist/codec/keys.js');
 fs.writeFileSync(path.join(home, 'config.yaml'), 'local:\n  regions: [region-a, region-b, region-c]\n');
 try {
   petrel('server', 'start');
   const temporalBin = findTemporalBinary(home);
-  const client = new Client({ connection: await Connection.connect({ address: `127.0.0.1:${port}` }) });
+  const client = new Client({ connection: await Connection.connect({ address: `127.0.0.1:${port}` }), dataConverter: petrelDataConverter(loadKeyring(home, env)) });
   fs.mkdirSync(out, { recursive: true });
   for (const [name, run] of Object.entries(scenarios)) {
     const workflowId = run();

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { ManagedJobView } from '../../workflows/managed-job-types.js';
+import { withClient } from './client.js';
 import { type PetrelEnv, waitFor } from './petrel.js';
 
 export function writeConfig(p: PetrelEnv, config: Record<string, unknown>): void {
@@ -38,11 +39,9 @@ export async function waitForJob(p: PetrelEnv, id: number, ok: (v: ManagedJobVie
  * few seconds (provisioning, recovering, tearing down), which CLI polling may miss on a loaded machine.
  */
 export async function catchJob(p: PetrelEnv, id: number, ok: (v: ManagedJobView) => boolean, what: string, timeoutMs = 60_000): Promise<ManagedJobView> {
-  const { Client, Connection } = await import('@temporalio/client');
   const { managedJobStatusQuery } = await import('../../workflows/managed-job-messages.js');
-  const connection = await Connection.connect({ address: p.address });
-  try {
-    const handle = new Client({ connection }).workflow.getHandle(`job/${id}`);
+  return withClient(p, async (client) => {
+    const handle = client.workflow.getHandle(`job/${id}`);
     return await waitFor(
       `job ${id}: ${what}`,
       async () => {
@@ -52,9 +51,7 @@ export async function catchJob(p: PetrelEnv, id: number, ok: (v: ManagedJobView)
       timeoutMs,
       50,
     );
-  } finally {
-    await connection.close();
-  }
+  });
 }
 
 export const running = (v: ManagedJobView) => v.status === 'RUNNING' && !!v.attempts.at(-1)?.runKey;
