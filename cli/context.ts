@@ -35,12 +35,14 @@ export class CliContext {
   }
 
   private async connect(): Promise<Client> {
-    const config = this.config;
-    if (config.embedded) {
+    if (this.config.embedded) {
       const { ensureEmbedded } = await import('./embedded/server.js');
       const started = await ensureEmbedded(this.home, (l) => this.note(l));
       if (started.length > 0) this.note(`Started ${started.join(' and ')} in the background (petrel server status).`);
+      // The home's server may have just been given its port.
+      this.configValue = undefined;
     }
+    const config = this.config;
     const { Client, Connection } = await import('@temporalio/client');
     const dataConverter = await this.dataConverter();
     try {

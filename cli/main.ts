@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerCancel } from './commands/cancel.js';
 import { registerCheck } from './commands/check.js';
+import { registerCodec } from './commands/codec.js';
 import { registerDebug } from './commands/debug.js';
 import { registerDown } from './commands/down.js';
 import { registerExec } from './commands/exec.js';
@@ -25,7 +26,7 @@ const program = new Command('petrel')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `petrel: ${str.slice(7)}` : str) });
 
-for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerValidate, registerServer, registerDebug]) {
+for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerValidate, registerServer, registerCodec, registerDebug]) {
   register(program);
 }
 

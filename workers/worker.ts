@@ -5,9 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClusterActivities } from '../activities/cluster-activities.js';
 import { createJobActivities } from '../activities/job-activities.js';
+import { startCodecServer, type CodecServer } from '../codec/codec-server.js';
 import { petrelDataConverter } from '../codec/data-converter.js';
+import type { CodecKeyring } from '../codec/keys.js';
 import { loadKeyring } from '../codec/keys.js';
 import { TASK_QUEUE } from '../core/names.js';
+import { readEmbeddedRecord } from './embedded-record.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { petrelHome, temporalConfigFromEnv } from './temporal-config.js';
 
@@ -20,12 +23,28 @@ function workflowSource(): { workflowBundle: { codePath: string } } | { workflow
   return { workflowsPath: path.join(here, '..', 'workflows', 'index.js') };
 }
 
+/**
+ * The embedded server's UI decodes payloads through this worker (it holds the keys): served on
+ * the port the home recorded, for the UI's origin only, on loopback. It never encodes.
+ */
+async function embeddedCodecEndpoint(home: string, keys: CodecKeyring): Promise<CodecServer | undefined> {
+  const record = readEmbeddedRecord(home);
+  if (!record?.codecPort) return undefined;
+  try {
+    return await startCodecServer({ keys, port: record.codecPort, origins: [`http://127.0.0.1:${record.uiPort}`, `http://localhost:${record.uiPort}`] });
+  } catch (err) {
+    console.error(`petrel worker: no codec endpoint for the UI on port ${record.codecPort}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 export async function runWorker(opts: { onReady?: () => void } = {}): Promise<void> {
   const config = temporalConfigFromEnv();
   const home = petrelHome();
   // Before connecting: without its keys a worker could only refuse every task.
   const keys = loadKeyring(home);
   const connection = await NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+  const codecEndpoint = config.embedded ? await embeddedCodecEndpoint(home, keys) : undefined;
   try {
     const added = await ensureSearchAttributes(connection, config.namespace);
     if (added.length > 0) console.error(`petrel worker: registered search attributes ${added.join(', ')}`);
@@ -50,6 +69,7 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
     opts.onReady?.();
     await worker.run();
   } finally {
+    await codecEndpoint?.close();
     await connection.close();
   }
 }

@@ -1,17 +1,25 @@
 // The embedded default: a Temporal dev server (SQLite under $PETREL_HOME) and a Petrel
 // worker, both in the background, started on demand by any command that needs them.
+//
+// Both belong to one PETREL_HOME. A command uses only the server its own home started (its
+// pid file names a live `temporal server start-dev` whose database is this home's) at the port
+// the home recorded; a server some other home or user runs on the default port is never used —
+// this home starts its own on a free port instead, or, when PETREL_SERVER_PORT pins a port that
+// someone else holds, refuses and says whose it is.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PETREL_SEARCH_ATTRIBUTES } from '../../core/search-attributes.js';
-import { embeddedPort } from '../../workers/temporal-config.js';
+import { DEFAULT_PORT, readEmbeddedRecord, writeEmbeddedRecord, type EmbeddedRecord } from '../../workers/embedded-record.js';
+import { requestedPort } from '../../workers/temporal-config.js';
 import { UserError } from '../errors.js';
+import { portOwner } from './port-owner.js';
 import { livePid, logFile, portAnswers, sleep, spawnDetached, stopProcess } from './processes.js';
 import { ensureTemporalBinary } from './temporal-binary.js';
 
 const SERVER = 'temporal-server';
 const WORKER = 'worker';
-const SERVER_MARKER = 'start-dev';
 const WORKER_MARKER = 'workers/main.js';
 const HOST = '127.0.0.1';
 
@@ -20,78 +28,147 @@ const workerEntry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..'
 export interface EmbeddedStatus {
   address: string;
   uiUrl: string;
+  codecUrl?: string;
   serverPid?: number;
   serverAnswers: boolean;
   workerPid?: number;
   dbFile: string;
 }
 
-export function embeddedAddresses(home: string) {
-  const port = embeddedPort();
-  return { port, uiPort: port + 1000, address: `${HOST}:${port}`, uiUrl: `http://${HOST}:${port + 1000}`, dbFile: path.join(home, 'temporal', 'temporal.db') };
+export function dbFileOf(home: string): string {
+  return path.join(home, 'temporal', 'temporal.db');
 }
 
+/** The home's own server: only a start-dev process on this home's database counts. */
+function ownServerPid(home: string): number | undefined {
+  return livePid(home, SERVER, dbFileOf(home));
+}
+
+const urls = (r: EmbeddedRecord) => ({
+  address: `${HOST}:${r.port}`,
+  uiUrl: `http://${HOST}:${r.uiPort}`,
+  codecUrl: r.codecPort ? `http://${HOST}:${r.codecPort}` : undefined,
+});
+
 export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
-  const a = embeddedAddresses(home);
+  const record = readEmbeddedRecord(home) ?? { port: requestedPort() ?? DEFAULT_PORT, uiPort: (requestedPort() ?? DEFAULT_PORT) + 1000 };
+  const serverPid = ownServerPid(home);
   return {
-    address: a.address,
-    uiUrl: a.uiUrl,
-    dbFile: a.dbFile,
-    serverPid: livePid(home, SERVER, SERVER_MARKER),
-    serverAnswers: await portAnswers(HOST, a.port),
+    ...urls(record),
+    dbFile: dbFileOf(home),
+    serverPid,
+    serverAnswers: serverPid !== undefined && (await portAnswers(HOST, record.port)),
     workerPid: livePid(home, WORKER, WORKER_MARKER),
   };
 }
 
 /**
  * Starts whatever of server and worker is not running. Returns what it started, so the
- * caller can say so in one line.
+ * caller can say so in one line; afterwards the home's record names the server's address.
  */
 export async function ensureEmbedded(home: string, log: (line: string) => void): Promise<string[]> {
-  const a = embeddedAddresses(home);
   const started: string[] = [];
-  if (!(await portAnswers(HOST, a.port))) {
-    await startServer(home, log);
-    started.push(`Temporal dev server on ${a.address} (UI ${a.uiUrl})`);
+  const recorded = readEmbeddedRecord(home);
+  const pinned = requestedPort();
+  let record: EmbeddedRecord;
+  if (ownServerPid(home) !== undefined && recorded) {
+    if (pinned !== undefined && pinned !== recorded.port) {
+      throw new UserError(`this PETREL_HOME's server runs on port ${recorded.port}, not PETREL_SERVER_PORT=${pinned}: stop it first (petrel server stop) to move it`);
+    }
+    record = recorded;
+  } else {
+    record = await choosePorts(home, pinned, recorded);
+    writeEmbeddedRecord(home, record);
+    await startServer(home, record, log);
+    const u = urls(record);
+    started.push(`Temporal dev server on ${u.address} (UI ${u.uiUrl})`);
   }
   if (livePid(home, WORKER, WORKER_MARKER) === undefined) {
-    spawnDetached(home, WORKER, process.execPath, [workerEntry], { ...process.env, PETREL_HOME: home, TEMPORAL_ADDRESS: '' });
+    spawnDetached(home, WORKER, process.execPath, [workerEntry], { ...process.env, PETREL_HOME: home, TEMPORAL_ADDRESS: '', PETREL_SERVER_PORT: String(record.port) });
     started.push('Petrel worker');
   }
   return started;
 }
 
-async function startServer(home: string, log: (line: string) => void): Promise<void> {
-  const a = embeddedAddresses(home);
+async function portFree(port: number): Promise<boolean> {
+  if (port < 1 || port > 65535) return false;
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: HOST, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+async function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen({ host: HOST, port: 0, exclusive: true }, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** gRPC, UI (gRPC + 1000, as `temporal server start-dev` has it) and codec ports, all free. */
+async function choosePorts(home: string, pinned: number | undefined, recorded: EmbeddedRecord | undefined): Promise<EmbeddedRecord> {
+  const codecFor = async (port: number) => ((await portFree(port + 2000)) ? port + 2000 : anyFreePort());
+  if (pinned !== undefined) {
+    for (const p of [pinned, pinned + 1000]) {
+      if (!(await portFree(p))) {
+        const owner = portOwner(p);
+        throw new UserError(
+          `port ${p} is in use${owner ? ` by ${owner}` : ''}, not by the embedded server of this PETREL_HOME (${home}); ` +
+            `PETREL_SERVER_PORT=${pinned} needs ports ${pinned} and ${pinned + 1000} free: choose other ones, or unset PETREL_SERVER_PORT to let Petrel pick`,
+        );
+      }
+    }
+    return { port: pinned, uiPort: pinned + 1000, codecPort: await codecFor(pinned) };
+  }
+  const candidates = [recorded?.port, DEFAULT_PORT].filter((p): p is number => p !== undefined);
+  for (const p of candidates) {
+    if ((await portFree(p)) && (await portFree(p + 1000))) return { port: p, uiPort: p + 1000, codecPort: await codecFor(p) };
+  }
+  for (let i = 0; i < 50; i++) {
+    const p = await anyFreePort();
+    if (p + 1000 <= 65535 && (await portFree(p + 1000))) return { port: p, uiPort: p + 1000, codecPort: await codecFor(p) };
+  }
+  throw new UserError('found no two free ports for the embedded Temporal server; set PETREL_SERVER_PORT');
+}
+
+async function startServer(home: string, record: EmbeddedRecord, log: (line: string) => void): Promise<void> {
   const binary = ensureTemporalBinary(home, log);
+  const dbFile = dbFileOf(home);
+  const u = urls(record);
   const args = [
     'server', 'start-dev',
     '--ip', HOST,
-    '--port', String(a.port),
-    '--ui-port', String(a.uiPort),
-    '--db-filename', a.dbFile,
+    '--port', String(record.port),
+    '--ui-port', String(record.uiPort),
+    '--db-filename', dbFile,
     '--namespace', 'default',
     '--log-level', 'warn',
     '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    ...(u.codecUrl ? ['--ui-codec-endpoint', u.codecUrl] : []),
     ...Object.entries(PETREL_SEARCH_ATTRIBUTES).flatMap(([name, kind]) => ['--search-attribute', `${name}=${kind}`]),
   ];
-  fs.mkdirSync(path.dirname(a.dbFile), { recursive: true });
+  fs.mkdirSync(path.dirname(dbFile), { recursive: true });
   const pid = spawnDetached(home, SERVER, binary, args, process.env);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (await portAnswers(HOST, a.port)) return;
-    if (livePid(home, SERVER, SERVER_MARKER) !== pid) {
+    if (await portAnswers(HOST, record.port)) return;
+    if (ownServerPid(home) !== pid) {
       throw new UserError(`the Temporal dev server exited at start-up; see ${logFile(home, SERVER)}`);
     }
     await sleep(50);
   }
-  throw new UserError(`the Temporal dev server did not answer on ${a.address} within 60 s; see ${logFile(home, SERVER)}`);
+  throw new UserError(`the Temporal dev server did not answer on ${u.address} within 60 s; see ${logFile(home, SERVER)}`);
 }
 
 export async function stopEmbedded(home: string): Promise<{ worker?: number; server?: number }> {
   const worker = await stopProcess(home, WORKER, WORKER_MARKER);
-  const server = await stopProcess(home, SERVER, SERVER_MARKER);
+  const server = await stopProcess(home, SERVER, dbFileOf(home));
   return { worker, server };
 }
 

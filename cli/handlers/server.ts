@@ -61,6 +61,7 @@ export async function status(ctx: CliContext, flags: { json?: boolean }): Promis
     mode: 'embedded',
     address: s.address,
     uiUrl: s.uiUrl,
+    codecUrl: s.codecUrl ?? null,
     server: { running: s.serverAnswers, pid: s.serverPid ?? null, db: s.dbFile, log: logs.server },
     worker: { running: s.workerPid !== undefined, pid: s.workerPid ?? null, polling: (n ?? 0) > 0, log: logs.worker },
   };
@@ -68,7 +69,7 @@ export async function status(ctx: CliContext, flags: { json?: boolean }): Promis
     ctx.line(JSON.stringify(result, null, 2));
   } else {
     ctx.line(`Temporal server: ${s.serverAnswers ? `running on ${s.address}` : 'not running'}${s.serverPid ? ` (pid ${s.serverPid})` : ''}`);
-    ctx.line(`Temporal UI:     ${s.serverAnswers ? s.uiUrl : '-'}`);
+    ctx.line(`Temporal UI:     ${s.serverAnswers ? s.uiUrl : '-'}${s.serverAnswers && s.codecUrl ? ` (decodes payloads through ${s.codecUrl}, served by the worker)` : ''}`);
     ctx.line(`Database:        ${s.dbFile}`);
     ctx.line(`Petrel worker:   ${s.workerPid ? `running (pid ${s.workerPid})` : 'not running'}, ${result.worker.polling ? 'polling' : 'not polling'} task queue '${TASK_QUEUE}'`);
     ctx.line(`Logs:            ${logs.server}, ${logs.worker}`);
