@@ -3,7 +3,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyOverrides, assertReadyToLaunch, parseTaskYaml, taskFromCommand, TaskSpecError, type TaskOverrides } from '../core/spec/index.js';
+import {
+  applyOverrides,
+  assertReadyToLaunch,
+  formatSpecNotice,
+  readTaskYaml,
+  taskFromCommand,
+  TaskSpecError,
+  type SpecNotice,
+  type TaskOverrides,
+} from '../core/spec/index.js';
 import type { TaskSpec } from '../core/task.js';
 import { UserError } from './errors.js';
 import type { TaskFlags } from './task-flags.js';
@@ -66,7 +75,15 @@ export function specErrorsToUserError(err: unknown): never {
   throw err;
 }
 
-export function loadTasks(entrypoint: string): { tasks: TaskSpec[]; pipelineName?: string; file: string } {
+export interface LoadedTasks {
+  tasks: TaskSpec[];
+  pipelineName?: string;
+  file: string;
+  /** what SkyPilot accepts but Petrel ignores (warn) or refuses at launch (refuse) */
+  notices: SpecNotice[];
+}
+
+export function loadTasks(entrypoint: string): LoadedTasks {
   let text: string;
   try {
     text = fs.readFileSync(entrypoint, 'utf8');
@@ -75,33 +92,45 @@ export function loadTasks(entrypoint: string): { tasks: TaskSpec[]; pipelineName
     throw new UserError(code === 'ENOENT' ? `${entrypoint}: no such file` : `${entrypoint}: cannot read: ${(err as Error).message}`);
   }
   try {
-    const parsed = parseTaskYaml(text, entrypoint);
-    return { tasks: parsed.tasks, pipelineName: parsed.pipelineName, file: entrypoint };
+    const parsed = readTaskYaml(text, entrypoint);
+    return { tasks: parsed.tasks, pipelineName: parsed.pipelineName, file: entrypoint, notices: parsed.notices };
   } catch (err) {
     specErrorsToUserError(err);
   }
 }
 
-export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what: string): LoadedTask {
+const stderrLine = (line: string) => {
+  process.stderr.write(`${line}\n`);
+};
+
+/**
+ * `note` prints what Petrel accepts but ignores (one line each, e.g. `inputs:`); fields SkyPilot
+ * accepts but Petrel cannot run are refused here, before anything is submitted.
+ */
+export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what: string, note: (line: string) => void = stderrLine): LoadedTask {
   let task: TaskSpec;
   let file: string | undefined;
+  let notices: SpecNotice[] = [];
   if (entrypoint === undefined) throw new UserError(`${what}: give a task YAML file or a command to run`);
   if (looksLikeYamlPath(entrypoint) || fs.existsSync(entrypoint)) {
     const loaded = loadTasks(entrypoint);
+    if (loaded.tasks.length === 0) throw new UserError(`${entrypoint}: holds no task; ${what} has nothing to run`);
     if (loaded.tasks.length !== 1) {
       throw new UserError(`${entrypoint}: holds a pipeline of ${loaded.tasks.length} tasks; ${what} runs one task (pipelines run as managed jobs)`);
     }
     task = loaded.tasks[0]!;
     file = entrypoint;
+    notices = loaded.notices.filter((n) => n.task === undefined || n.task === 0);
   } else {
     task = taskFromCommand(entrypoint);
   }
   try {
     task = applyOverrides(task, overridesFromFlags(flags));
-    assertReadyToLaunch(task, file ?? 'command line');
+    assertReadyToLaunch(task, file ?? 'command line', notices, what === 'jobs launch');
   } catch (err) {
     specErrorsToUserError(err);
   }
+  for (const n of notices) if (n.effect === 'warn') note(formatSpecNotice(n));
   if (typeof task.workdir === 'string') {
     const dir = path.resolve(task.workdir);
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {

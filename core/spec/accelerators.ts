@@ -2,6 +2,7 @@
 // a set (any of these, cheapest wins) and a list (try in this order), because that decides
 // whether the task's candidates are `ordered`.
 import { fail, isPlainObject, ok, showValue, type Parsed, type Problem } from './problems.js';
+import { pythonFloat } from './scalars.js';
 
 export interface AcceleratorOption {
   /** name → count; exactly one entry */
@@ -24,7 +25,8 @@ export const ACCELERATOR_FORMS =
   'expected NAME, NAME:COUNT (e.g. A100:8), {NAME: COUNT}, a list or a set of those';
 
 const MEMORY = /^(\d+)([GMT])B(\+?)$/i;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
+/** SkyPilot takes any name; Petrel keeps out whitespace and the characters of its set/list forms. */
+const NAME = /^[^\s:,{}[\]]+$/;
 const MANUFACTURER = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const COUNT = /^(\d+(\.\d*)?|\.\d+)$/;
 
@@ -37,8 +39,9 @@ function canonicalMemory(m: RegExpExecArray): string {
 }
 
 function parseCount(s: string, whole: string, integerOnly: boolean): Parsed<number> {
-  if (!COUNT.test(s)) return fail(invalid(whole));
-  const n = Number(s);
+  // SkyPilot reads the count with Python's float() (so 1e1 is 10).
+  const n = COUNT.test(s) ? Number(s) : pythonFloat(s);
+  if (n === undefined) return fail(invalid(whole));
   if (!(n > 0) || !Number.isFinite(n)) {
     return fail(`${showValue(whole)} asks for ${s} accelerators; the count must be positive (fractions such as T4:0.5 are allowed)`);
   }

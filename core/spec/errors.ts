@@ -19,6 +19,26 @@ export function formatSpecError(e: SpecError): string {
   return e.field ? `${where}: ${e.field}: ${e.message}` : `${where}: ${e.message}`;
 }
 
+/** A SpecNotice is a SpecError that does not stop validation (see Notice in problems.ts). */
+export interface SpecNotice extends SpecError {
+  effect: 'warn' | 'refuse';
+  /** index of the task in the file; undefined for notices about the file as a whole */
+  task?: number;
+  /** refused only by managed-job launches (e.g. job_recovery differences between candidates) */
+  jobsOnly?: boolean;
+  /**
+   * Derived from the parsed task (name, mount paths, unset variables, …) rather than from a
+   * field as written; launch checks recompute these on the final task, after flags.
+   */
+  derived?: boolean;
+}
+
+/** `file:line:col: field: warning: …` for validate and launch output. */
+export function formatSpecNotice(n: SpecNotice): string {
+  const what = n.effect === 'refuse' ? `${n.jobsOnly ? 'jobs launch' : 'launch'} refuses this: ${n.message}` : n.message;
+  return formatSpecError({ ...n, message: `warning: ${what}` });
+}
+
 export class TaskSpecError extends Error {
   readonly errors: SpecError[];
 

@@ -4,12 +4,22 @@
 import { didYouMean } from './suggest.js';
 import { fail, ok, showValue, type Parsed } from './problems.js';
 
-/** SkyPilot's 22 infra names (sky/skylet/constants.py ALL_CLOUDS) plus Petrel's `local`. */
+/** SkyPilot 0.14.1's 25 infra names (sky/skylet/constants.py ALL_CLOUDS) plus Petrel's `local`. */
 export const KNOWN_CLOUDS = [
   'aws', 'azure', 'gcp', 'ibm', 'lambda', 'scp', 'oci', 'kubernetes', 'runpod', 'vast', 'vsphere',
   'cudo', 'fluidstack', 'paperspace', 'primeintellect', 'do', 'nebius', 'ssh', 'slurm',
-  'hyperbolic', 'seeweb', 'shadeform', 'local',
+  'hyperbolic', 'seeweb', 'shadeform', 'yotta', 'mithril', 'verda', 'local',
 ] as const;
+
+/**
+ * SkyPilot's schema pattern for the YAML `infra:` field (schemas.py _get_infra_pattern), with
+ * Petrel's `local` added. parseInfra itself is more forgiving (surrounding slashes and spaces)
+ * because it also reads the --infra flag.
+ */
+export const INFRA_PATTERN = new RegExp(
+  `^(?:(?:${KNOWN_CLOUDS.filter((c) => c !== 'kubernetes').join('|')})(?:/[^/]+(?:/[^/]+)?)?|\\*(?:/[^/]+(?:/[^/]+)?)?|(?:kubernetes|k8s)(?:/.+)?)$`,
+  'i',
+);
 
 const CLOUD_ALIASES: Record<string, string> = { k8s: 'kubernetes' };
 

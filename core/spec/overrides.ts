@@ -2,7 +2,7 @@
 // reported against the flag itself, since there is no file position to point at.
 import type { ResourceRequest, TaskSpec } from '../task.js';
 import { parseAccelerators, type AcceleratorChoice } from './accelerators.js';
-import { checkEnvName, substitutionVars } from './env.js';
+import { checkEnvName, substituteDeep, substitutionVars } from './env.js';
 import { TaskSpecError, type SpecError } from './errors.js';
 import { substituteFileMounts, substituteWorkdir, WORKDIR_TARGET } from './file-mounts.js';
 import { parseInfra, parseCloud, type Location } from './infra.js';
@@ -218,6 +218,7 @@ function applyUnchecked(task: TaskSpec, overrides: TaskOverrides): TaskSpec {
   const vars = substitutionVars(t.envs, t.secrets);
   if (t.workdir !== undefined) t.workdir = substituteWorkdir(t.workdir, vars);
   t.fileMounts = substituteFileMounts(t.fileMounts, vars);
+  t.volumes = substituteDeep(t.volumes, vars) as TaskSpec['volumes'];
   return JSON.parse(JSON.stringify(t)) as TaskSpec;
 }
 

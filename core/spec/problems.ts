@@ -13,6 +13,16 @@ export interface Problem {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
 
+/**
+ * Something SkyPilot's parser accepts that Petrel does not run as written: 'warn' is accepted
+ * and launched (the field is ignored or converted, and the user is told), 'refuse' is accepted
+ * by `petrel validate` but refused by launch. `jobsOnly` refusals apply to managed jobs only.
+ */
+export interface Notice extends Problem {
+  effect: 'warn' | 'refuse';
+  jobsOnly?: boolean;
+}
+
 export function ok<T>(value: T): Parsed<T> {
   return { ok: true, value };
 }

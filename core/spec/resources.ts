@@ -28,7 +28,8 @@ export function resourceConflicts(raw: unknown, path: PathSegment[]): Problem[] 
       }
     }
   }
-  if (set('accelerators') && set('gpus')) {
+  // SkyPilot renames the alias before anything else, so even `accelerators:` left empty counts.
+  if (hasOwn(raw, 'accelerators') && hasOwn(raw, 'gpus')) {
     problems.push({ path: [...path, 'gpus'], at: 'key', message: "'gpus' is another name for 'accelerators'; set only one of them" });
   }
   if (set('any_of') && set('ordered')) {
@@ -75,17 +76,53 @@ function mergeEntry(base: ResourceFields, basePath: PathSegment[], entry: Resour
   return { fields, origin };
 }
 
+/** Kubernetes (GKE) TPU names; other TPU names are Cloud TPUs on GCP (SkyPilot's is_tpu_on_gke). */
+const GKE_TPUS = ['tpu-v4-podslice', 'tpu-v5-lite-device', 'tpu-v5-lite-podslice', 'tpu-v5p-slice', 'tpu-v6e-slice'];
+
+export function isTpu(name: string): boolean {
+  return name.toLowerCase().includes('tpu');
+}
+
+function location(r: ResourceFields): { cloud?: string; region?: string; zone?: string } {
+  return r.infra ?? { cloud: r.cloud, region: r.region, zone: r.zone };
+}
+
 function mergedConflicts(m: Merged): Problem[] {
-  if (!m.fields.infra) return [];
-  const infraFrom = JSON.stringify(m.origin.infra);
   const problems: Problem[] = [];
-  for (const k of LEGACY_LOCATION) {
-    const from = m.origin[k];
-    if (from && JSON.stringify(from) !== infraFrom) {
+  if (m.fields.infra) {
+    const infraFrom = JSON.stringify(m.origin.infra);
+    for (const k of LEGACY_LOCATION) {
+      const from = m.origin[k];
+      if (from && JSON.stringify(from) !== infraFrom) {
+        problems.push({
+          path: [...from, k],
+          at: 'key',
+          message: `cannot be combined with 'infra' (set in ${pathText(m.origin.infra!)}); write the whole location here as infra: CLOUD/REGION/ZONE`,
+        });
+      }
+    }
+  }
+  const cloud = location(m.fields).cloud;
+  // SkyPilot allows a zero memory request only on Slurm (it then leaves --mem out).
+  if (m.fields.memory?.value === 0 && cloud !== 'slurm') {
+    problems.push({ path: [...(m.origin.memory ?? []), 'memory'], message: "0 is not positive; memory: 0 is only allowed on Slurm (infra: slurm/…)" });
+  }
+  // SkyPilot's Resources._set_accelerators: TPUs belong to GCP or Kubernetes (GKE), and a TPU
+  // VM has no separate instance type.
+  for (const option of m.fields.accelerators?.options ?? []) {
+    const name = Object.keys(option.accelerators ?? {})[0];
+    if (name === undefined || !isTpu(name)) continue;
+    const at = [...(m.origin.accelerators ?? []), 'accelerators'];
+    if (cloud !== undefined && cloud !== 'gcp' && cloud !== 'kubernetes') {
+      problems.push({ path: at, message: `'${name}' is a TPU; TPUs run only on GCP or Kubernetes (GKE), not on '${cloud}'` });
+      continue;
+    }
+    const onGcp = cloud === 'gcp' || (cloud === undefined && !GKE_TPUS.includes(name));
+    const tpuVm = m.fields.accelerator_args?.tpu_vm ?? true;
+    if (onGcp && !GKE_TPUS.includes(name) && tpuVm && m.fields.instance_type !== undefined && m.fields.instance_type !== 'TPU-VM') {
       problems.push({
-        path: [...from, k],
-        at: 'key',
-        message: `cannot be combined with 'infra' (set in ${pathText(m.origin.infra!)}); write the whole location here as infra: CLOUD/REGION/ZONE`,
+        path: [...(m.origin.instance_type ?? []), 'instance_type'],
+        message: `a TPU VM ('${name}') takes no instance_type (got '${m.fields.instance_type}'); drop it, or set accelerator_args.tpu_vm: false for a TPU node`,
       });
     }
   }
@@ -97,7 +134,7 @@ function pathText(p: PathSegment[]): string {
 }
 
 function toRequests(r: ResourceFields): ResourceRequest[] {
-  const loc = r.infra ?? { cloud: r.cloud, region: r.region, zone: r.zone };
+  const loc = location(r);
   const common: ResourceRequest = compact({
     ...defaultResourceRequest(),
     cloud: loc.cloud,
@@ -113,12 +150,18 @@ function toRequests(r: ResourceFields): ResourceRequest[] {
     ports: r.ports ?? [],
     imageId: r.image_id ?? undefined,
     labels: r.labels ?? {},
-    jobRecovery: r.job_recovery,
+    jobRecovery: r.job_recovery ?? undefined,
     autostop: r.autostop ?? undefined,
     priority: r.priority ?? 0,
   });
   const options = r.accelerators?.options ?? [{}];
-  return options.map((o) => ({ ...common, ...o }));
+  return options.map((o) => {
+    const c = { ...common, ...o };
+    // As SkyPilot does: a TPU with no cloud goes to GKE for GKE TPU names, otherwise to GCP.
+    const name = Object.keys(o.accelerators ?? {})[0];
+    if (c.cloud === undefined && name !== undefined && isTpu(name)) c.cloud = GKE_TPUS.includes(name) ? 'kubernetes' : 'gcp';
+    return c;
+  });
 }
 
 /** JSON with sorted keys at every level, so equal requests built in any key order compare equal. */
@@ -168,19 +211,10 @@ export function buildCandidates(spec: ResourcesSpec | undefined, path: PathSegme
   const listName = anyOf ? 'any_of' : 'ordered';
   const merged: Merged[] = entries
     ? entries.map((e, i) => mergeEntry(base, path, canonical(e), [...path, listName, i]))
-    : [{ fields: base, origin: {} }];
+    : [{ fields: base, origin: Object.fromEntries(definedKeys(base).map((k) => [k, path])) }];
   for (const m of merged) problems.push(...mergedConflicts(m));
 
-  // SkyPilot requires one recovery policy per task: it applies to the job, not to a candidate.
-  const recoveries = merged.map((m) => JSON.stringify(m.fields.job_recovery ?? null));
-  merged.forEach((m, i) => {
-    if (recoveries[i] !== recoveries[0] && m.origin.job_recovery) {
-      problems.push({
-        path: [...m.origin.job_recovery, 'job_recovery'],
-        message: 'every candidate must use the same job_recovery; set it once in the base resources',
-      });
-    }
-  });
+  // Different job_recovery values per candidate are refused by managed jobs only (notices.ts).
   if (problems.length) return { ok: false, problems };
 
   const candidates = dedupe(merged.flatMap((m) => toRequests(m.fields)));

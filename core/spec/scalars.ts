@@ -54,3 +54,16 @@ export function parseEnum<T extends string>(v: unknown, values: readonly T[]): P
   }
   return fail(`${showValue(v)} is not allowed; expected one of: ${allowed}`);
 }
+
+const DIGITS = String.raw`\d(?:_?\d)*`;
+const PY_FLOAT = new RegExp(String.raw`^[+-]?(?:(?:(?:${DIGITS})(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?|inf(?:inity)?|nan)$`, 'i');
+
+/** Python's float() of a string (what SkyPilot applies to cpus, memory and counts); undefined if it raises. */
+export function pythonFloat(s: string): number | undefined {
+  const t = s.trim();
+  if (!PY_FLOAT.test(t)) return undefined;
+  const lower = t.toLowerCase().replace(/_/g, '');
+  if (lower.endsWith('inf') || lower.endsWith('infinity')) return lower.startsWith('-') ? -Infinity : Infinity;
+  if (lower.endsWith('nan')) return NaN;
+  return Number(lower);
+}

@@ -1,15 +1,18 @@
 // The top-level task mapping as a zod shape (one YAML document = one task).
-import { z } from 'zod';
 import type { FileMount, GitWorkdir } from '../task.js';
-import { parseEnvMap } from './env.js';
+import { parseEnvMap, parseSecrets } from './env.js';
 import { fileMountsSchema } from './file-mounts.js';
+import { checkSchema, type JsonSchema } from './json-schema.js';
 import { fail, isPlainObject, ok, showValue, type Parsed } from './problems.js';
 import { RESOURCE_FIELD_NAMES, resourcesSchema, TASK_FIELD_NAMES, type ResourcesSpec } from './resources-schema.js';
-import { parseInteger, parseString, parseText } from './scalars.js';
-import { field, optionalShape, rejected, required, scalarOrShape, strictShape } from './zod-kit.js';
+import { parseBool, parseInteger, parseString, parseText } from './scalars.js';
+import { parsePool, parseService } from './service.js';
+import { INPUTS_OUTPUTS, MANAGED_SECRETS, TASK_CONFIG, VOLUME_MOUNTS } from './skypilot-schemas.js';
+import { field, optionalShape, required, scalarOrShape, strictShape } from './zod-kit.js';
 
 const TASK_NAME = /^[a-zA-Z0-9]+(?:[._-]{1,2}[a-zA-Z0-9]+)*$/;
 
+/** SkyPilot's task-name rule, which it checks at launch (Task.validate_name), not when parsing. */
 export function parseTaskName(v: unknown): Parsed<string> {
   const s = parseString(v, 'a task name');
   if (!s.ok) return s;
@@ -20,54 +23,80 @@ export function parseTaskName(v: unknown): Parsed<string> {
 }
 
 const workdir = scalarOrShape(
-  (v): Parsed<string | GitWorkdir> => parseString(v, 'a local directory or a mapping {url, ref}'),
+  (v): Parsed<string | GitWorkdir> => parseText(v, 'a local directory or a mapping {url, ref}'),
   strictShape(
     {
-      url: required('url', (v) => parseString(v, 'a git repository URL')),
-      ref: field((v) => parseString(v, 'a git branch, tag or commit')),
+      url: required('url', (v) => parseText(v, 'a git repository URL')),
+      ref: field((v) => (v === null ? fail('is empty; give a branch, tag or commit, or remove it') : parseText(v, 'a git branch, tag or commit')), { seeNull: true }),
     },
     { what: 'git workdir fields' },
   ),
   (o): GitWorkdir => (o.ref !== undefined ? { url: o.url, ref: o.ref } : { url: o.url }),
 );
 
-function loose(keys: string[], what: string) {
-  return optionalShape(strictShape(Object.fromEntries(keys.map((k) => [k, z.unknown().optional()])), { what }));
+function schemaField(schema: JsonSchema, what?: string) {
+  return (v: unknown): Parsed<unknown> => {
+    if (what && schema.type === 'object' && !isPlainObject(v)) return fail(`expected a mapping of ${what}, got ${showValue(v)}`);
+    const problems = checkSchema(schema, v);
+    return problems.length ? { ok: false, problems } : ok(v);
+  };
 }
 
-/** `OVERRIDEABLE_CONFIG_KEYS_IN_TASK` from SkyPilot: the only config a task may carry. */
-const configShape = strictShape(
-  {
-    docker: loose(['run_options'], 'docker config keys'),
-    nvidia_gpus: loose(['disable_ecc'], 'nvidia_gpus config keys'),
-    kubernetes: loose(['pod_config', 'custom_metadata', 'provision_timeout', 'dws', 'kueue', 'remote_identity'], 'kubernetes config keys'),
-    ssh: loose(['pod_config', 'custom_metadata', 'provision_timeout'], 'ssh config keys'),
-    gcp: loose(['managed_instance_group', 'enable_gvnic', 'enable_gpu_direct', 'placement_policy'], 'gcp config keys'),
-    vast: loose(['datacenter_only', 'create_instance_kwargs'], 'vast config keys'),
-    active_workspace: field((v) => parseString(v, 'a workspace name')),
-  },
-  { what: 'config keys a task may override' },
-);
+/**
+ * SkyPilot's task `config:` schema (skypilot-schemas.ts). Sections it does not know pass, as on
+ * SkyPilot's client; launch refuses them (notices.ts). Kept as written: providers read it.
+ */
+const config = field((v) => schemaField(TASK_CONFIG, 'config keys a task may override')(v) as Parsed<Record<string, unknown>>);
 
-/** Validated for shape, then kept exactly as written (it is forwarded to providers). */
-const config = z.unknown().transform((v, ctx): Record<string, unknown> | undefined => {
-  if (v === undefined || v === null) return undefined;
-  const r = configShape.safeParse(v, { reportInput: true });
-  if (!r.success) {
-    for (const issue of r.error.issues) ctx.issues.push({ ...issue } as unknown as z.core.$ZodRawIssue);
-    return z.NEVER;
-  }
-  return v as Record<string, unknown>;
-}).optional();
-
+/** Each entry is checked when the volumes are resolved at launch, as in SkyPilot. */
 function parseVolumes(v: unknown): Parsed<Record<string, unknown>> {
   if (!isPlainObject(v)) return fail(`expected a mapping of MOUNT_PATH: volume name, got ${showValue(v)}`);
-  for (const [path, vol] of Object.entries(v)) {
-    if (!(typeof vol === 'string' && vol.trim() !== '') && !isPlainObject(vol)) {
-      return fail(`expected a volume name or a volume mapping, got ${showValue(vol)}`, [path]);
-    }
-  }
   return ok(v);
+}
+
+/** `envs:` written with nothing after it makes SkyPilot fail; say so instead. */
+const envs = field(
+  (v) => (v === null ? fail("'envs' is empty; add NAME: value lines or remove it") : parseEnvMap(v)),
+  { seeNull: true },
+);
+
+/** A text field Petrel checks and then drops (notices.ts says what happens to it). */
+function dropped(parse: (v: unknown) => Parsed<unknown>) {
+  return field((v): Parsed<undefined> => {
+    const r = parse(v);
+    return r.ok ? ok(undefined) : r;
+  });
+}
+
+/** SkyPilot wants exactly one entry (and fails on `inputs:` left empty). */
+function droppedSeeingNull(parse: (v: unknown) => Parsed<unknown>) {
+  return field((v): Parsed<undefined> => {
+    const r = parse(v);
+    return r.ok ? ok(undefined) : r;
+  }, { seeNull: true });
+}
+
+function parseInputsOutputs(v: unknown): Parsed<unknown> {
+  if (v === null || (isPlainObject(v) && Object.keys(v).length === 0)) return fail('names no bucket; give one entry {URI: SIZE_GB} or remove it');
+  return schemaField(INPUTS_OUTPUTS, 'one bucket URI to its size in GB')(v);
+}
+
+const VOLUME_CONFIG_KEYS = ['name', 'type', 'cloud', 'region', 'zone', 'name_on_cloud', 'size'];
+
+/** Internal: SkyPilot writes resolved volumes here; each needs its full volume_config. */
+function parseVolumeMounts(v: unknown): Parsed<unknown> {
+  const r = schemaField(VOLUME_MOUNTS)(v);
+  if (!r.ok) return r;
+  const problems = (v as unknown[]).flatMap((m, i) => {
+    const c = (m as Record<string, unknown>).volume_config;
+    if (!isPlainObject(c)) return [{ path: [i], message: "missing required field 'volume_config'" }];
+    return VOLUME_CONFIG_KEYS.filter((k) => !(k in c)).map((k) => ({ path: [i, 'volume_config'], message: `missing required field '${k}'` }));
+  });
+  return problems.length ? { ok: false, problems } : r;
+}
+
+function parseObject(what: string) {
+  return (v: unknown): Parsed<unknown> => (isPlainObject(v) ? ok(v) : fail(`expected a mapping of ${what}, got ${showValue(v)}`));
 }
 
 const misplacedAtTop: Record<string, string> = {
@@ -77,27 +106,36 @@ const misplacedAtTop: Record<string, string> = {
   execution: "is only allowed in the first (header) document of a multi-document pipeline, next to 'name'",
 };
 
+/** Accepted as SkyPilot accepts them, then ignored or refused at launch (notices.ts). */
+const ACCEPTED_ELSEWHERE = ['service', 'pool', 'event_callback', 'inputs', 'outputs', 'managed_secrets', 'api_server_access'];
+
 export const taskShape = strictShape(
   {
-    name: field(parseTaskName),
+    name: field((v) => parseText(v, 'a task name')),
     workdir,
     num_nodes: field((v) => parseInteger(v, { min: 1, what: 'a positive whole number of nodes' })),
     resources: optionalShape(resourcesSchema),
-    envs: field((v) => parseEnvMap(v, '--env')),
-    secrets: field((v) => parseEnvMap(v, '--secret')),
+    envs,
+    secrets: field(parseSecrets),
+    managed_secrets: field(schemaField(MANAGED_SECRETS)),
     file_mounts: fileMountsSchema,
     setup: field((v) => parseText(v, 'a bash script')),
     run: field((v) => parseText(v, 'a bash script')),
     config,
     volumes: field(parseVolumes),
-    service: rejected("not supported by Petrel yet (SkyPilot's SkyServe services are planned)"),
-    pool: rejected("not supported by Petrel yet (SkyPilot's job pools are planned)"),
-    event_callback: rejected('not supported by Petrel yet (job status callbacks are planned)'),
-    inputs: rejected("not supported by Petrel yet (SkyPilot's egress-cost inputs/outputs are planned)"),
-    outputs: rejected("not supported by Petrel yet (SkyPilot's egress-cost inputs/outputs are planned)"),
+    service: dropped(parseService),
+    pool: dropped(parsePool),
+    event_callback: dropped((v) => parseText(v, 'a bash script')),
+    inputs: droppedSeeingNull(parseInputsOutputs),
+    outputs: droppedSeeingNull(parseInputsOutputs),
+    api_server_access: dropped(parseBool),
+    file_mounts_mapping: dropped(parseObject('internal file mount paths')),
+    volume_mounts: dropped(parseVolumeMounts),
+    _metadata: dropped(parseObject('internal metadata')),
   },
-  { what: 'task fields', allowed: TASK_FIELD_NAMES, misplaced: misplacedAtTop },
+  { what: 'task fields', allowed: [...TASK_FIELD_NAMES, ...ACCEPTED_ELSEWHERE], misplaced: misplacedAtTop },
 );
+
 
 export interface TaskShape {
   name?: string;
@@ -106,6 +144,7 @@ export interface TaskShape {
   resources?: ResourcesSpec;
   envs?: Record<string, string | null>;
   secrets?: Record<string, string | null>;
+  managed_secrets?: unknown[];
   file_mounts?: Record<string, FileMount>;
   setup?: string;
   run?: string;

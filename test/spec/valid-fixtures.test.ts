@@ -2,7 +2,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { defaultResourceRequest, type ResourceRequest } from '../../core/task.js';
-import { onlyTask, parseFixture } from './helpers.js';
+import { readTaskYaml } from '../../core/spec/index.js';
+import { fixtureText, onlyTask, parseFixture } from './helpers.js';
 
 /** A default candidate with some fields set, for exact comparisons. */
 const req = (fields: Partial<ResourceRequest>): ResourceRequest => ({ ...defaultResourceRequest(), ...fields });
@@ -213,5 +214,184 @@ describe('valid task YAMLs', () => {
       docker: { run_options: ['--shm-size=8g'] },
     });
     expect(t.volumes).toEqual({ '/mnt/data': 'team-data-pvc' });
+  });
+});
+
+/** fixture → [line, field, effect ('refuse-jobs': managed jobs only), part of the message] of each notice, in file order. */
+const NOTICES: Record<string, Array<[number, string, string, string]>> = {
+  'accelerator-args-gpu.yaml': [[4, 'resources.accelerator_args', 'warn', 'ignored: accelerator_args only apply to TPUs']],
+  'accelerator-args.yaml': [[3, 'resources.accelerators', 'refuse', "'tpu-v4-8' is a TPU; TPUs run on GCP or Kubernetes (GKE), which Petrel cannot launch on yet"]],
+  'bad-name.yaml': [[2, 'name', 'refuse', "'my training job' is not a valid name"]],
+  'config-sections.yaml': [[12, 'config.hooks', 'refuse', 'lifecycle hooks (config.hooks) are not supported by Petrel yet']],
+  'config-unknown-key.yaml': [[3, 'config.aws', 'refuse', "'aws' is not a config section a task may override"]],
+  'empty-document.yaml': [[3, '', 'warn', 'document 2 is empty and is skipped']],
+  'env-list-value.yaml': [[3, 'envs.PATHS', 'warn', 'a list or mapping becomes its Python text']],
+  'envs-in-file-mounts.yaml': [
+    [10, "file_mounts['/mydir']", 'refuse', 'cloud storage mounts are not supported by Petrel yet'],
+    [14, "file_mounts['/datasets/13b']", 'refuse', 'cloud storage mounts are not supported by Petrel yet'],
+  ],
+  'envs-secrets-substitution.yaml': [
+    [13, "file_mounts['/checkpoints/llama-3']", 'refuse', 'cloud storage mounts'],
+    [14, "file_mounts['/outputs']", 'refuse', 'cloud storage mounts'],
+  ],
+  'envs-unset-in-file-mounts.yaml': [
+    [6, "file_mounts['/outputs']", 'refuse', 'cloud storage mounts'],
+    [10, "file_mounts['/data/$DATASET']", 'refuse', '$DATASET is not set; declare it under envs or pass --env DATASET=VALUE'],
+  ],
+  'event-callback.yaml': [[3, 'event_callback', 'refuse', 'job status callbacks (event_callback) are not supported by Petrel yet']],
+  'file-mount-trailing-slash.yaml': [[4, "file_mounts['/models/']", 'refuse', "remote path '/models/' ends with '/'"]],
+  'file-mounts.yaml': [
+    [3, "file_mounts['/datasets/imagenet']", 'refuse', 'cloud storage mounts'],
+    [4, "file_mounts['/models']", 'refuse', 'cloud storage mounts'],
+    [10, "file_mounts['/scratch']", 'refuse', 'cloud storage mounts'],
+  ],
+  'inputs-outputs.yaml': [
+    [2, 'inputs', 'warn', 'ignored: Petrel does not estimate egress costs'],
+    [4, 'outputs', 'warn', 'ignored: Petrel does not estimate egress costs'],
+  ],
+  'job-recovery-mismatch.yaml': [[7, 'resources.any_of[1].job_recovery', 'refuse-jobs', 'every candidate must use the same job_recovery']],
+  'job-recovery-plugin.yaml': [
+    [5, 'resources.job_recovery.strategy', 'refuse', "unknown recovery strategy 'DYNAMIC_NODE_SET'"],
+    [6, 'resources.job_recovery.min_nodes', 'refuse', "'min_nodes' is a setting of a SkyPilot plugin strategy"],
+  ],
+  'job-recovery-strategy.yaml': [[3, 'resources.job_recovery', 'refuse', "unknown recovery strategy 'RETRY_FOREVER'"]],
+  'memory-ratio.yaml': [[4, 'resources.memory', 'refuse', "memory per vCPU ('4x') is only used by SkyPilot's own controllers"]],
+  'pool.yaml': [[2, 'pool', 'refuse', 'job pools are not supported by Petrel yet']],
+  'resources-extras.yaml': [
+    [7, 'resources.autostop', 'warn', 'a negative idle time turns autostop off'],
+    [8, 'resources.priority_class', 'warn', 'ignored: Kueue priority classes'],
+    [9, 'resources.ephemeral_storage', 'warn', 'ignored: SkyPilot dropped ephemeral_storage; use disk_size'],
+    [10, 'resources._no_missing_accel_warnings', 'warn', 'an internal SkyPilot field'],
+  ],
+  'resources-refused.yaml': [
+    [3, 'resources.local_disk', 'refuse', 'instance-local disks (local_disk) are not supported'],
+    [4, 'resources.max_hourly_cost', 'refuse', 'cannot cap the hourly cost'],
+    [5, 'resources.volumes', 'refuse', 'disk volumes under resources are not supported'],
+  ],
+  'secrets-references.yaml': [
+    [4, 'secrets[1]', 'warn', 'the scope is ignored'],
+    [6, 'managed_secrets[0]', 'warn', 'pass the value with --secret NAME=VALUE'],
+    [7, 'managed_secrets[1]', 'refuse', 'mounting a secret as a file (mount_path) is not supported'],
+  ],
+  'service.yaml': [[3, 'service', 'refuse', 'SkyServe services are not supported by Petrel yet']],
+  'storage-forms.yaml': [
+    [3, "file_mounts['/models/gpt2']", 'refuse', 'cloud storage mounts'],
+    [7, "file_mounts['/checkpoints']", 'refuse', 'cloud storage mounts'],
+    [16, "file_mounts['/readonly']", 'refuse', 'cloud storage mounts'],
+    [21, "file_mounts['/mnt/path1']", 'refuse', 'cloud storage mounts'],
+    [26, "file_mounts['/mnt/path2']", 'refuse', 'cloud storage mounts'],
+    [32, "file_mounts['/mnt/path3']", 'refuse', 'cloud storage mounts'],
+  ],
+  'storage-name-left-empty.yaml': [
+    [3, "file_mounts['/outputs']", 'refuse', 'cloud storage mounts'],
+    [4, "file_mounts['/outputs'].name", 'refuse', 'the bucket name is empty; fill in name: (e.g. name: my-bucket)'],
+    [7, "file_mounts['/checkpoints']", 'refuse', 'cloud storage mounts'],
+    [8, "file_mounts['/checkpoints'].name", 'refuse', 'the bucket name is empty'],
+  ],
+  'storage-without-name.yaml': [
+    [3, "file_mounts['/out'].name", 'refuse', 'the bucket name is empty'],
+    [3, "file_mounts['/out']", 'refuse', 'cloud storage mounts'],
+  ],
+  'task-fields-internal.yaml': [
+    [2, 'api_server_access', 'warn', 'ignored: Petrel has no API server credentials'],
+    [3, '_metadata', 'warn', 'an internal SkyPilot field'],
+    [5, 'file_mounts_mapping', 'warn', 'an internal SkyPilot field'],
+  ],
+  'tpu-node.yaml': [[5, 'resources.accelerators', 'refuse', "'tpu-v2-8' is a TPU"]],
+  'tpu-vm.yaml': [[4, 'resources.accelerators', 'refuse', "'tpu-v2-8' is a TPU"]],
+  'yaml-1.1-scalars.yaml': [[8, "file_mounts['/data']", 'refuse', 'cloud storage mounts']],
+};
+
+describe('YAMLs SkyPilot 0.14.1 accepts', () => {
+  const dir = fileURLToPath(new URL('../fixtures/spec/valid/', import.meta.url));
+
+  test.each(readdirSync(dir).sort())('%s: what Petrel will ignore or refuse at launch, each at its line', (name) => {
+    const { notices } = readTaskYaml(fixtureText('valid', name), name);
+    const got = notices.map((n) => [n.line, n.field, n.jobsOnly ? `${n.effect}-jobs` : n.effect]);
+    expect(got).toEqual((NOTICES[name] ?? []).map(([line, field, effect]) => [line, field, effect]));
+    notices.forEach((n, i) => {
+      expect(n.message).toContain(NOTICES[name]![i]![3]);
+      expect(n.column).toBeGreaterThan(0);
+    });
+  });
+
+  test('envs are substituted into file_mounts destinations, sources, bucket names, stores and modes', () => {
+    expect(onlyTask('envs-in-file-mounts.yaml').fileMounts).toEqual({
+      '/checkpoint/13b': { kind: 'path', source: '~/tmp-workdir' },
+      '/mydir': { kind: 'storage', name: 'skypilot-data', store: 'GCS', persistent: true, mode: 'MOUNT_CACHED' },
+      '/datasets/13b': { kind: 'path', source: 's3://datasets-13b' },
+    });
+  });
+
+  test('unset variables stay as written until launch', () => {
+    expect(onlyTask('envs-unset-in-file-mounts.yaml').fileMounts).toEqual({
+      '/outputs': { kind: 'storage', name: '$BUCKET', store: '$STORE_TYPE', persistent: true, mode: 'MOUNT' },
+      '/data/$DATASET': { kind: 'path', source: './data' },
+    });
+  });
+
+  test('a bucket name left empty parses', () => {
+    expect(onlyTask('storage-name-left-empty.yaml').fileMounts).toEqual({
+      '/outputs': { kind: 'storage', store: 'S3', persistent: true, mode: 'MOUNT' },
+      '/checkpoints': { kind: 'storage', name: '', persistent: true, mode: 'MOUNT' },
+    });
+  });
+
+  test('TPUs go to GCP (or GKE for GKE TPU names), as in SkyPilot; a TPU node keeps its host VM type', () => {
+    expect(onlyTask('tpu-vm.yaml').resources.candidates).toEqual([req({ cloud: 'gcp', accelerators: { 'tpu-v2-8': 1 } })]);
+    expect(onlyTask('tpu-node.yaml').resources.candidates).toEqual([
+      req({ cloud: 'gcp', accelerators: { 'tpu-v2-8': 1 }, instanceType: 'n1-highmem-8' }),
+    ]);
+  });
+
+  test('inputs/outputs, api_server_access and internal fields leave no trace in the task', () => {
+    for (const name of ['inputs-outputs.yaml', 'task-fields-internal.yaml']) {
+      const t = onlyTask(name);
+      expect(Object.keys(t).sort()).toEqual(['config', 'envs', 'fileMounts', 'numNodes', 'resources', 'run', 'secrets', 'volumes']);
+    }
+  });
+
+  test('storage mappings and volumes in every documented form', () => {
+    const mounts = onlyTask('storage-forms.yaml').fileMounts;
+    expect(mounts['/models/gpt2']).toEqual({ kind: 'storage', source: 'hf://openai-community/gpt2', store: 'HF', persistent: true, mode: 'MOUNT' });
+    expect(mounts['/checkpoints']).toEqual({ kind: 'storage', name: 'my-ckpt-bucket', store: 'S3', persistent: true, mode: 'MOUNT_CACHED' });
+    expect(mounts['/mnt/path1']).toEqual({ kind: 'storage', name: 'volume-name1', source: './data', store: 'VOLUME', persistent: true, mode: 'MOUNT' });
+    expect(mounts['/mnt/path3']).toEqual({ kind: 'storage', store: 'VOLUME', persistent: false, mode: 'MOUNT' });
+  });
+
+  test('newer resources forms: Python floats, comma-separated ports, job_recovery none, negative autostop', () => {
+    expect(onlyTask('resources-extras.yaml').resources.candidates).toEqual([
+      req({ cloud: 'kubernetes', cpus: { value: 10, orMore: false }, ports: ['8000', '9000-9001'] }),
+    ]);
+  });
+
+  test('secret references and managed secrets become placeholders for --secret', () => {
+    expect(onlyTask('secrets-references.yaml').secrets).toEqual({ HF_TOKEN: null, WANDB_API_KEY: null, DB_PASSWORD: null, TLS_CERT: null });
+  });
+
+  test('YAML 1.1 scalars are read as PyYAML reads them', () => {
+    const t = onlyTask('yaml-1.1-scalars.yaml');
+    expect(t.numNodes).toBe(10);
+    expect(t.resources.candidates).toEqual([req({ useSpot: true, autostop: { idleMinutes: 90, down: false }, cpus: { value: 1000, orMore: false } })]);
+    expect(t.fileMounts['/data']).toMatchObject({ persistent: true });
+    expect(onlyTask('use-spot-yes.yaml').resources.candidates[0]!.useSpot).toBe(true);
+  });
+
+  test('documents and headers as SkyPilot reads them', () => {
+    expect(parseFixture('empty-document.yaml').tasks.map((t) => t.run)).toEqual(['echo one', 'echo two']);
+    const header = parseFixture('header-only.yaml');
+    expect(header.pipelineName).toBe('lonely');
+    expect(header.tasks.map((t) => t.name)).toEqual(['lonely']);
+  });
+
+  test('lists in envs become Python text; memory per vCPU and unknown strategies are not kept', () => {
+    expect(onlyTask('env-list-value.yaml').envs).toEqual({ PATHS: "['a', 'b']" });
+    expect(onlyTask('memory-ratio.yaml').resources.candidates).toEqual([req({ cpus: { value: 8, orMore: false } })]);
+    expect(onlyTask('job-recovery-strategy.yaml').resources.candidates[0]!.jobRecovery).toEqual({ maxRestartsOnErrors: 0, recoverOnExitCodes: [] });
+    expect(onlyTask('infra-new-clouds.yaml').resources.candidates.map((c) => [c.cloud, c.region])).toEqual([
+      ['yotta', undefined],
+      ['mithril', 'us-central'],
+      ['verda', undefined],
+    ]);
   });
 });
