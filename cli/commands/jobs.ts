@@ -1,5 +1,5 @@
 // `petrel jobs …`: managed jobs, which recover from preemption and fail over on their own.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { lazy } from '../command.js';
 import { addTaskFlags } from '../task-flags.js';
 
@@ -18,7 +18,9 @@ export function registerJobs(program: Command): void {
   jobs
     .command('queue')
     .description('list managed jobs')
-    .option('-a, --all-users', "include other users' jobs")
+    .option('-u, --all-users', "include other users' jobs (default: only yours)")
+    // Petrel's first spelling of --all-users, still accepted.
+    .addOption(new Option('-a', 'same as -u, --all-users').hideHelp().implies({ allUsers: true }))
     .option('-s, --skip-finished', 'only jobs that have not ended')
     .option('--json', 'machine-readable output')
     .action(lazy(() => import('../handlers/jobs-queue.js'), 'jobsQueue'));
@@ -34,6 +36,7 @@ export function registerJobs(program: Command): void {
     .argument('[ids...]', 'job ids')
     .option('-n, --name <name>', 'every live job with this name')
     .option('-a, --all', 'every live job of yours')
+    .option('-u, --all-users', "also other users' jobs; alone: every live job of every user")
     .option('-y, --yes', 'do not ask for confirmation')
     .action(lazy(() => import('../handlers/jobs-cancel.js'), 'jobsCancel'));
   jobs

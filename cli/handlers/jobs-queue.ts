@@ -1,8 +1,9 @@
-// Handler of `petrel jobs queue`: managed jobs from one visibility query.
+// Handler of `petrel jobs queue [-u]`: managed jobs from one visibility query. Yours by default
+// (and those recorded before users existed); everyone's with -u/--all-users.
 import type { CliContext } from '../context.js';
 import { currentUser } from '../cluster-requests.js';
 import { ago, duration, formatTable } from '../table.js';
-import { attribute, literal, MANAGED_JOBS, NOT_ENDED } from '../visibility.js';
+import { attribute, MANAGED_JOBS, NOT_ENDED, ofOtherUsers, visibleTo } from '../visibility.js';
 
 export interface JobRow {
   id: number;
@@ -39,16 +40,20 @@ export async function listJobs(ctx: CliContext, query: string): Promise<JobRow[]
 }
 
 export async function jobsQueue(ctx: CliContext, flags: { allUsers?: boolean; skipFinished?: boolean; json?: boolean }): Promise<number> {
+  const me = currentUser();
   const clauses = [MANAGED_JOBS];
-  if (!flags.allUsers) clauses.push(`PetrelUser = ${literal(currentUser())}`);
   if (flags.skipFinished) clauses.push(NOT_ENDED);
-  const rows = await listJobs(ctx, clauses.join(' AND '));
+  const rows = await listJobs(ctx, [...clauses, ...(flags.allUsers ? [] : [visibleTo(me)])].join(' AND '));
   if (flags.json) {
     ctx.line(JSON.stringify(rows, null, 2));
     return 0;
   }
   if (rows.length === 0) {
     ctx.line('No managed jobs.');
+    if (!flags.allUsers) {
+      const { count } = await (await ctx.client()).workflow.count([...clauses, ofOtherUsers(me)].join(' AND '));
+      if (count > 0) ctx.note(`${count} managed job${count > 1 ? 's' : ''} of other users not shown (you are ${me}); see petrel jobs queue -u`);
+    }
     return 0;
   }
   ctx.line(

@@ -1,7 +1,10 @@
-// Handler of `petrel status [CLUSTER…]`: clusters, from one visibility query (no per-cluster round trips).
+// Handler of `petrel status [CLUSTER…] [-u]`: clusters, from one visibility query (no per-cluster
+// round trips). Yours by default (and those recorded before users existed); everyone's with -u;
+// clusters asked for by name whoever owns them.
+import { currentUser } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { ago, formatTable } from '../table.js';
-import { attribute, RUNNING_CLUSTERS } from '../visibility.js';
+import { attribute, literal, ofOtherUsers, RUNNING_CLUSTERS, visibleTo } from '../visibility.js';
 
 interface ClusterRow {
   name: string;
@@ -11,20 +14,22 @@ interface ClusterRow {
   status: string;
   autostop: string;
   launchedAt: string;
+  /** who launched it; null if it was recorded before users existed */
   user: string | null;
 }
 
-
-export async function status(ctx: CliContext, names: string[], flags: { json?: boolean }): Promise<number> {
+export async function status(ctx: CliContext, names: string[], flags: { json?: boolean; allUsers?: boolean }): Promise<number> {
   const client = await ctx.client();
+  const me = currentUser();
+  const clauses = [RUNNING_CLUSTERS];
+  if (names.length > 0) clauses.push(`WorkflowId IN (${names.map((n) => literal(`cluster/${n}`)).join(', ')})`);
+  else if (!flags.allUsers) clauses.push(visibleTo(me));
   const rows: ClusterRow[] = [];
-  for await (const wf of client.workflow.list({ query: RUNNING_CLUSTERS })) {
+  for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const get = (name: string) => attribute(wf, name) ?? null;
     const memo = (wf.memo ?? {}) as { resources?: string; autostop?: { idleMinutes: number; down: boolean } | null };
-    const name = get('PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, '');
-    if (names.length > 0 && !names.includes(name)) continue;
     rows.push({
-      name,
+      name: get('PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, ''),
       infra: get('PetrelInfra') ?? '-',
       region: get('PetrelRegion'),
       resources: memo.resources ?? '-',
@@ -41,12 +46,26 @@ export async function status(ctx: CliContext, names: string[], flags: { json?: b
   }
   if (rows.length === 0) {
     ctx.line('No existing clusters.');
+    if (names.length === 0 && !flags.allUsers) {
+      const { count } = await client.workflow.count(`${RUNNING_CLUSTERS} AND ${ofOtherUsers(me)}`);
+      if (count > 0) ctx.note(`${count} cluster${count > 1 ? 's' : ''} of other users not shown (you are ${me}); see petrel status -u`);
+    }
     return 0;
   }
+  // The USER column whenever the rows may be someone else's.
+  const withUser = !!flags.allUsers || rows.some((r) => r.user !== null && r.user !== me);
   ctx.line(
     formatTable(
-      ['NAME', 'INFRA', 'RESOURCES', 'STATUS', 'AUTOSTOP', 'LAUNCHED'],
-      rows.map((r) => [r.name, r.infra + (r.region ? `/${r.region}` : ''), r.resources, r.status, r.autostop, ago(r.launchedAt)]),
+      ['NAME', ...(withUser ? ['USER'] : []), 'INFRA', 'RESOURCES', 'STATUS', 'AUTOSTOP', 'LAUNCHED'],
+      rows.map((r) => [
+        r.name,
+        ...(withUser ? [r.user ?? '-'] : []),
+        r.infra + (r.region ? `/${r.region}` : ''),
+        r.resources,
+        r.status,
+        r.autostop,
+        ago(r.launchedAt),
+      ]),
     ),
   );
   return 0;
