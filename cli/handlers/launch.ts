@@ -53,12 +53,20 @@ export async function launch(ctx: CliContext, entrypoint: string | undefined, fl
   }
   const client = await ctx.client();
   const { WithStartWorkflowOperation } = await import('@temporalio/client');
+  const { defineSearchAttributeKey, SearchAttributeType } = await import('@temporalio/common');
   const start = new WithStartWorkflowOperation('clusterWorkflow', {
     workflowId: clusterWorkflowId(input.clusterName),
     taskQueue: TASK_QUEUE,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     memo: { resources: input.resourcesSummary, autostop: input.autostop ?? null },
+    // Whose it is, from the first moment (listings filter on it before any worker runs).
+    typedSearchAttributes: [
+      { key: defineSearchAttributeKey('PetrelKind', SearchAttributeType.KEYWORD), value: 'cluster' },
+      { key: defineSearchAttributeKey('PetrelCluster', SearchAttributeType.KEYWORD), value: input.clusterName },
+      { key: defineSearchAttributeKey('PetrelStatus', SearchAttributeType.KEYWORD), value: 'INIT' },
+      { key: defineSearchAttributeKey('PetrelUser', SearchAttributeType.KEYWORD), value: input.user },
+    ],
   });
   return submitJob(ctx, clusterName, !!flags.detachRun, () =>
     client.workflow.executeUpdateWithStart(submitJobUpdate, { args: [job], startWorkflowOperation: start }),
