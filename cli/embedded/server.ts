@@ -14,6 +14,7 @@ import { PETREL_SEARCH_ATTRIBUTES } from '../../core/search-attributes.js';
 import { DEFAULT_PORT, readEmbeddedRecord, writeEmbeddedRecord, type EmbeddedRecord } from '../../workers/embedded-record.js';
 import { requestedPort } from '../../workers/temporal-config.js';
 import { UserError } from '../errors.js';
+import { withHomeLock } from './home-lock.js';
 import { portOwner } from './port-owner.js';
 import { livePid, logFile, portAnswers, sleep, spawnDetached, stopProcess } from './processes.js';
 import { ensureTemporalBinary } from './temporal-binary.js';
@@ -67,6 +68,13 @@ export async function embeddedStatus(home: string): Promise<EmbeddedStatus> {
  * caller can say so in one line; afterwards the home's record names the server's address.
  */
 export async function ensureEmbedded(home: string, log: (line: string) => void): Promise<string[]> {
+  // Fast path, no lock: both already run.
+  const known = readEmbeddedRecord(home);
+  if (known && ownServerPid(home) !== undefined && livePid(home, WORKER, WORKER_MARKER) !== undefined && (requestedPort() ?? known.port) === known.port) return [];
+  return withHomeLock(home, () => startMissing(home, log));
+}
+
+async function startMissing(home: string, log: (line: string) => void): Promise<string[]> {
   const started: string[] = [];
   const recorded = readEmbeddedRecord(home);
   const pinned = requestedPort();
@@ -76,6 +84,8 @@ export async function ensureEmbedded(home: string, log: (line: string) => void):
       throw new UserError(`this PETREL_HOME's server runs on port ${recorded.port}, not PETREL_SERVER_PORT=${pinned}: stop it first (petrel server stop) to move it`);
     }
     record = recorded;
+    // Started by a command that did not live to see it answer: give it the start-up time.
+    for (const deadline = Date.now() + 60_000; !(await portAnswers(HOST, record.port)) && Date.now() < deadline; ) await sleep(100);
   } else {
     record = await choosePorts(home, pinned, recorded);
     writeEmbeddedRecord(home, record);
