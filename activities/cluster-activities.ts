@@ -2,7 +2,7 @@
 // cancellation and the mapping of provider errors to typed failures.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { ClusterHandle, NodeStatus } from '../core/cluster-state.js';
+import type { ClusterHandle, NodeStatus, WorkerRef } from '../core/cluster-state.js';
 import { FAILURE_TYPES } from '../core/failures.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import { ProviderError, type CommandRunner, type DetachedJobState, type ProvisionRequest } from '../providers/types.js';
@@ -14,6 +14,7 @@ import { withHeartbeats } from './heartbeats.js';
 import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
 import { loadKeyring } from '../codec/keys.js';
 import { openAll } from '../codec/secret-box.js';
+import { workerIdentity } from './worker-identity.js';
 
 export interface RunOnNodesRequest {
   handle: ClusterHandle;
@@ -33,6 +34,11 @@ export interface RunOnNodesResult {
   exitCodes: (number | null)[];
   /** the job's exit code: 0, or that of the first node seen failing (gang semantics) */
   exitCode: number | null;
+  /**
+   * The worker whose PETREL_HOME holds this phase's log archive (absent in results recorded
+   * before workers had queues of their own). A preemption failure carries it as its second detail.
+   */
+  archivedBy?: WorkerRef;
 }
 
 /** Fast polls first, so short jobs finish quickly; slower later, so long jobs cost little. */
@@ -57,10 +63,18 @@ function openSecrets(home: string, sealed: Record<string, string>): Record<strin
 
 export function createClusterActivities(ctx: ProviderContext) {
   const provider = (name: string) => getProvider(name, ctx);
+  const me = workerIdentity(ctx.home);
 
   async function provisionCluster(req: ProvisionRequest & { provider: string }): Promise<ClusterHandle> {
     // Provisioning happens before any job of this cluster runs, so its archive can only be stale.
     clearArchivedLogs(ctx.home, req.clusterName);
+    // This worker provisioned the nodes: what only it can reach (local node directories) goes
+    // through its own task queue.
+    const handle = await provisionNodes(req);
+    return { ...handle, worker: me };
+  }
+
+  function provisionNodes(req: ProvisionRequest & { provider: string }): Promise<ClusterHandle> {
     return withHeartbeats(() =>
       mapProviderErrors(async () => {
         const p = provider(req.provider);
@@ -116,7 +130,7 @@ export function createClusterActivities(ctx: ProviderContext) {
   async function startCluster(handle: ClusterHandle): Promise<ClusterHandle> {
     return mapProviderErrors(async () => {
       const p = provider(handle.provider);
-      return p.start ? p.start(handle) : handle;
+      return p.start ? { ...(await p.start(handle)), worker: handle.worker } : handle;
     });
   }
 
@@ -170,7 +184,7 @@ export function createClusterActivities(ctx: ProviderContext) {
           const loss = await health.check(gang.lostNow.length > 0);
           if (loss) {
             await Promise.all(runners.map((r) => r.signal(req.key, 'SIGKILL').catch(() => undefined)));
-            throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: loss.message, nonRetryable: true, details: [loss.nodes] });
+            throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: loss.message, nonRetryable: true, details: [loss.nodes, me] });
           }
           await Promise.all(gang.takeNodesToStop().map((i) => runners[i]!.signal(req.key, 'SIGTERM')));
           if (gang.allDone) break;
@@ -189,7 +203,7 @@ export function createClusterActivities(ctx: ProviderContext) {
           runners.map((r, i) => archiveLog(r, archivedLogPath(ctx.home, req.handle.clusterName, req.key, req.ranks[i]!), req.key).catch(() => undefined)),
         );
       }
-      return { exitCodes: gang.exitCodes, exitCode: gang.exitCode };
+      return { exitCodes: gang.exitCodes, exitCode: gang.exitCode, archivedBy: me };
     });
   }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { ResourceRequest, TaskSpec } from '../core/task.js';
 import { loadKeyring } from '../codec/keys.js';
 import { sealAll } from '../codec/secret-box.js';
-import { providerNames } from '../providers/registry.js';
+import { INFRA_NAMES } from '../core/names.js';
 import type { ClusterWorkflowInput, JobRequest } from '../workflows/cluster-types.js';
 import { UserError } from './errors.js';
 
@@ -13,7 +13,7 @@ export function currentUser(): string {
 
 /** The task's resource candidates that infra Petrel has can serve, in preference order. */
 export function launchableCandidates(task: TaskSpec, where: string): Array<ResourceRequest & { cloud: string }> {
-  const supported = providerNames();
+  const supported: readonly string[] = INFRA_NAMES;
   const candidates = task.resources.candidates.map((c) => ({ ...c, cloud: c.cloud ?? 'local' })).filter((c) => supported.includes(c.cloud));
   if (candidates.length > 0) return candidates;
   const asked = [...new Set(task.resources.candidates.map((c) => c.cloud ?? 'local'))].join(', ');

@@ -6,7 +6,8 @@ import type { ClusterView, JobView } from '../workflows/cluster-types.js';
 import { clusterStatusQuery } from '../workflows/cluster-messages.js';
 import type { CliContext } from './context.js';
 import { UserError } from './errors.js';
-import { LogStreamer, type LogReport } from './log-streamer.js';
+import { LogStreamer, type LogReport, type PhaseLog } from './log-streamer.js';
+import { LogSession } from './worker-ops.js';
 
 const PHASE_LINES: Record<string, string> = {
   INIT: 'provisioning',
@@ -30,6 +31,15 @@ export interface FollowOptions {
   until?: (view: ClusterView, job: JobView) => boolean;
 }
 
+/** A cluster job's phases: setup has ended once the run phase has a key (or its archiver is known). */
+export function jobPhases(job: JobView): PhaseLog[] {
+  const over = isTerminalJobStatus(job.status);
+  return [
+    { key: job.logKeys.setup, ended: over || !!job.logWorkers?.setup || !!job.logKeys.run, worker: job.logWorkers?.setup },
+    { key: job.logKeys.run, ended: over || !!job.logWorkers?.run, worker: job.logWorkers?.run },
+  ];
+}
+
 export interface FollowedJob {
   job: JobView;
   /** what the log streams showed and what they could not */
@@ -45,23 +55,29 @@ export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: 
   let streamer: LogStreamer | undefined;
   let delay = 50;
   const clusterName = handle.workflowId.replace(/^cluster\//, '');
-  for (;;) {
-    const view = await handle.query(clusterStatusQuery);
-    const job = view.jobs.find((j) => j.id === jobId);
-    if (!job) throw new UserError(`cluster '${clusterName}' has no job ${jobId}`);
-    const phase = view.status === 'INIT' ? 'INIT' : job.syncing ? 'SYNCING' : job.status;
-    if (opts.progress && phase !== lastPhase && PHASE_LINES[phase]) ctx.note(`⚙︎ ${PHASE_LINES[phase]}...`);
-    lastPhase = phase;
-    if (view.handle) {
-      streamer ??= new LogStreamer(ctx, job.numNodes);
-      const ended = isTerminalJobStatus(job.status);
-      await streamer.pump(view.handle, [job.logKeys.setup, job.logKeys.run], ended || !!opts.until?.(view, job), ended);
+  const session = new LogSession(() => ctx.client());
+  try {
+    for (;;) {
+      const view = await handle.query(clusterStatusQuery);
+      const job = view.jobs.find((j) => j.id === jobId);
+      if (!job) throw new UserError(`cluster '${clusterName}' has no job ${jobId}`);
+      const phase = view.status === 'INIT' ? 'INIT' : job.syncing ? 'SYNCING' : job.status;
+      if (opts.progress && phase !== lastPhase && PHASE_LINES[phase]) ctx.note(`⚙︎ ${PHASE_LINES[phase]}...`);
+      lastPhase = phase;
+      const stop = isTerminalJobStatus(job.status) || !!opts.until?.(view, job);
+      if (view.handle) {
+        streamer ??= new LogStreamer(ctx, session, job.numNodes, `the logs of job ${jobId} of cluster '${clusterName}'`);
+        // Once the job has ended, its logs are read to their end: no line is lost.
+        await streamer.pump(view.handle, jobPhases(job), stop);
+      }
+      if (stop) {
+        streamer?.flush();
+        return { job, report: streamer?.report() ?? { streams: 0, printed: 0, missing: [] } };
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(500, delay + 25);
     }
-    if (isTerminalJobStatus(job.status) || opts.until?.(view, job)) {
-      streamer?.flush();
-      return { job, report: streamer?.report() ?? { streams: 0, printed: 0, missing: [] } };
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(500, delay + 25);
+  } finally {
+    await session.close();
   }
 }

@@ -1,17 +1,19 @@
 // When a logs command has nothing to print, it says why: the job has not started, it has no
-// output yet, it printed nothing, or its output is not reachable from here (and where it is).
-import type { CliContext } from './context.js';
+// output yet, it printed nothing, or its output is gone (and why: which worker looked where).
 import type { LogReport } from './log-streamer.js';
 
-/** Output that ended phases had but that could not be shown: a note, or undefined when none. */
-export function missingOutputNote(ctx: CliContext, what: string, report: LogReport): string | undefined {
+/** Output that ended phases had but that no worker could show: a note, or undefined when none. */
+export function missingOutputNote(what: string, report: LogReport): string | undefined {
   if (report.missing.length === 0) return undefined;
-  const parts = report.missing.map((m) => `${m.key} on node ${m.rank}`);
-  const why = [...new Set(report.missing.map((m) => m.why))].join('; ');
-  const where = ctx.config.embedded
-    ? `its node no longer answers (${why}) and it was not archived in ${ctx.home}/logs (the node was lost before the phase ended)`
-    : `it is not archived in this PETREL_HOME (${ctx.home}/logs): the worker that ran it keeps the archive in its own PETREL_HOME, and the node no longer has it (${why})`;
-  return `petrel: ${what}: the output of ${parts.join(', ')} is not reachable from here: ${where}`;
+  const notes: string[] = [];
+  for (const kind of ['gone', 'unreachable'] as const) {
+    const missing = report.missing.filter((m) => m.kind === kind);
+    if (missing.length === 0) continue;
+    const parts = missing.map((m) => `${m.key} on node ${m.rank}`).join(', ');
+    const why = [...new Set(missing.map((m) => m.why))].join('; ');
+    notes.push(`petrel: ${what}: the output of ${parts} ${kind === 'gone' ? 'is gone' : 'is not reachable from here'}: ${why}`);
+  }
+  return notes.join('\n');
 }
 
 /** Why a job with no printed output printed nothing. */

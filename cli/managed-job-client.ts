@@ -6,7 +6,8 @@ import { managedJobStatusQuery } from '../workflows/managed-job-messages.js';
 import type { ManagedJobView } from '../workflows/managed-job-types.js';
 import type { CliContext } from './context.js';
 import { UserError } from './errors.js';
-import { LogStreamer, mergeReports, type LogReport } from './log-streamer.js';
+import { LogStreamer, mergeReports, type LogReport, type PhaseLog } from './log-streamer.js';
+import { LogSession } from './worker-ops.js';
 
 export function managedJobWorkflowId(id: number): string {
   return `job/${id}`;
@@ -48,6 +49,15 @@ export function managedJobExitCode(view: ManagedJobView): number {
   return view.status === 'CANCELLED' ? 130 : 1;
 }
 
+/** An attempt's phases: setup has ended once the run phase has a key (or its archiver is known). */
+function attemptPhases(view: ManagedJobView, attempt: ManagedJobView['attempts'][number]): PhaseLog[] {
+  const over = !!attempt.endedAt || isTerminalManagedJobStatus(view.status);
+  return [
+    { key: attempt.setupKey, ended: over || !!attempt.logWorkers?.setup || !!attempt.runKey, worker: attempt.logWorkers?.setup },
+    { key: attempt.runKey, ended: over || !!attempt.logWorkers?.run, worker: attempt.logWorkers?.run },
+  ];
+}
+
 const STATUS_LINES: Record<string, string> = {
   PENDING: 'pending',
   STARTING: 'starting',
@@ -69,26 +79,33 @@ export async function followManagedJob(
   const streamers = new Map<number, LogStreamer>();
   let lastStatus = '';
   let delay = 100;
-  for (;;) {
-    const view = await managedJobView(client, id);
-    if (opts.progress && view.status !== lastStatus && STATUS_LINES[view.status]) ctx.note(`⚙︎ ${STATUS_LINES[view.status]}...`);
-    lastStatus = view.status;
-    for (const attempt of view.attempts) {
-      if (!attempt.handle || !(attempt.setupKey || attempt.runKey)) continue;
-      let streamer = streamers.get(attempt.attempt);
-      if (!streamer) {
-        const previous = view.attempts.filter((a) => a.attempt < attempt.attempt && a.handle).at(-1);
-        if (previous) ctx.note(`⚙︎ attempt ${attempt.attempt} on ${attempt.cloud}${attempt.region ? '/' + attempt.region : ''} (attempt ${previous.attempt} ended: ${previous.outcome}${previous.reason ? `, ${previous.reason}` : ''})`);
-        streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, attempt.handle.nodes.length)));
+  const session = new LogSession(async () => client);
+  try {
+    for (;;) {
+      const view = await managedJobView(client, id);
+      if (opts.progress && view.status !== lastStatus && STATUS_LINES[view.status]) ctx.note(`⚙︎ ${STATUS_LINES[view.status]}...`);
+      lastStatus = view.status;
+      const stop = isTerminalManagedJobStatus(view.status) || !opts.follow;
+      for (const attempt of view.attempts) {
+        if (!attempt.handle || !(attempt.setupKey || attempt.runKey)) continue;
+        let streamer = streamers.get(attempt.attempt);
+        if (!streamer) {
+          const previous = view.attempts.filter((a) => a.attempt < attempt.attempt && a.handle).at(-1);
+          if (previous) ctx.note(`⚙︎ attempt ${attempt.attempt} on ${attempt.cloud}${attempt.region ? '/' + attempt.region : ''} (attempt ${previous.attempt} ended: ${previous.outcome}${previous.reason ? `, ${previous.reason}` : ''})`);
+          const what = `the logs of managed job ${id} (attempt ${attempt.attempt})`;
+          streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, session, attempt.handle.nodes.length, what)));
+        }
+        // An ended attempt (and every attempt once the job has ended) is read to its end.
+        await streamer.pump(attempt.handle, attemptPhases(view, attempt), stop);
       }
-      const ended = !!attempt.endedAt || isTerminalManagedJobStatus(view.status);
-      await streamer.pump(attempt.handle, [attempt.setupKey, attempt.runKey], ended || !opts.follow, ended);
+      if (stop) {
+        for (const s of streamers.values()) s.flush();
+        return { view, report: mergeReports([...streamers.values()].map((s) => s.report())) };
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(500, delay + 50);
     }
-    if (isTerminalManagedJobStatus(view.status) || !opts.follow) {
-      for (const s of streamers.values()) s.flush();
-      return { view, report: mergeReports([...streamers.values()].map((s) => s.report())) };
-    }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(500, delay + 50);
+  } finally {
+    await session.close();
   }
 }

@@ -23,7 +23,7 @@ export async function submitJob(
   }
   const client = await ctx.client();
   const { job: done, report } = await followJob(ctx, client.workflow.getHandle(clusterWorkflowId(clusterName)), jobId, { progress: true });
-  const missing = missingOutputNote(ctx, `job ${jobId}`, report);
+  const missing = missingOutputNote(`job ${jobId}`, report);
   if (missing) ctx.note(missing);
   ctx.note(`Job ${jobId} ${done.status}${done.message ? `: ${done.message}` : ''}.`);
   return jobExitCode(done);

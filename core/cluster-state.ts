@@ -31,6 +31,20 @@ export interface ClusterHandle {
   region?: string;
   zone?: string;
   nodes: NodeHandle[];
+  /**
+   * The worker that provisioned the cluster, set by the provisionCluster activity (never by a
+   * provider): nodes only it can reach (local directories) are read and acted on through its own
+   * task queue. Absent in handles recorded before workers had queues of their own.
+   */
+  worker?: WorkerRef;
+}
+
+/** One worker process's own task queue, and where it runs (for messages). */
+export interface WorkerRef {
+  /** `petrel-worker/<id>`: served only by workers with this PETREL_HOME (its files) */
+  queue: string;
+  host: string;
+  home: string;
 }
 
 export interface NodeHandle {

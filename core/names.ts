@@ -12,3 +12,10 @@ export function validateClusterName(name: string): string | undefined {
   if (CLUSTER_NAME_PATTERN.test(name)) return undefined;
   return `invalid cluster name '${name}': use lower-case letters, digits and '-', starting with a letter, at most 63 characters`;
 }
+
+/**
+ * The infra Petrel has a provider for (providers/registry.ts must register exactly these): the
+ * CLI validates task resources against it without loading any provider.
+ */
+export const INFRA_NAMES = ['local', 'ssh'] as const;
+export type InfraName = (typeof INFRA_NAMES)[number];

@@ -5,7 +5,7 @@
 export type SearchAttributeKind = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
 
 export const PETREL_SEARCH_ATTRIBUTES = {
-  PetrelKind: 'Keyword', // "cluster" | "job" | "pipeline"
+  PetrelKind: 'Keyword', // "cluster" | "job" | "pipeline" | "op" (worker operations and log sessions, workflows/worker-operation.ts)
   PetrelCluster: 'Keyword',
   PetrelJobId: 'Keyword',
   PetrelJobName: 'Keyword',

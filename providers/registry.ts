@@ -2,23 +2,25 @@
 import { LocalProvider } from './local/index.js';
 import { SshProvider } from './ssh/index.js';
 import type { Provider } from './types.js';
+import { INFRA_NAMES, type InfraName } from '../core/names.js';
 
 export interface ProviderContext {
   /** $PETREL_HOME */
   home: string;
 }
 
-const FACTORIES: Record<string, (ctx: ProviderContext) => Provider> = {
+// Keyed by core's list, so the two cannot drift apart.
+const FACTORIES: Record<InfraName, (ctx: ProviderContext) => Provider> = {
   local: (ctx) => new LocalProvider({ home: ctx.home }),
   ssh: (ctx) => new SshProvider({ home: ctx.home }),
 };
 
 export function providerNames(): string[] {
-  return Object.keys(FACTORIES);
+  return [...INFRA_NAMES];
 }
 
 export function getProvider(name: string, ctx: ProviderContext): Provider {
-  const factory = FACTORIES[name];
+  const factory = (FACTORIES as Record<string, (ctx: ProviderContext) => Provider>)[name];
   if (!factory) throw new Error(`unknown infra '${name}'; Petrel supports: ${providerNames().join(', ')}`);
   return factory(ctx);
 }

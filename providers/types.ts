@@ -1,8 +1,9 @@
 // The one contract every infrastructure implements (after SkyPilot's sky/provision API).
-// Providers know nothing of Temporal: the CLI, tests and activities all call them directly.
+// Providers know nothing of Temporal: activities and tests call them directly (the CLI never does).
 
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../core/cluster-state.js';
 import type { CapacityScope, FailureKind } from '../core/failures.js';
+import type { CheckResult } from '../core/worker-ops.js';
 
 export interface ProvisionRequest {
   clusterName: string;
@@ -17,11 +18,7 @@ export interface ProvisionRequest {
   hosts?: string[];
 }
 
-export interface CheckResult {
-  provider: string;
-  enabled: boolean;
-  detail: string;
-}
+export type { CheckResult } from '../core/worker-ops.js';
 
 export interface Provider {
   readonly name: string;

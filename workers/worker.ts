@@ -11,6 +11,7 @@ import type { CodecKeyring } from '../codec/keys.js';
 import { loadKeyring } from '../codec/keys.js';
 import { TASK_QUEUE } from '../core/names.js';
 import { readEmbeddedRecord } from './embedded-record.js';
+import { createOwnQueueWorker, runAlongside, sharedQueueActivities } from './own-queue-worker.js';
 import { ensureSearchAttributes } from './search-attributes.js';
 import { petrelHome, temporalConfigFromEnv } from './temporal-config.js';
 
@@ -55,7 +56,7 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
       ...workflowSource(),
       // Every payload is encrypted; one this worker cannot decrypt fails its task, unrun.
       dataConverter: petrelDataConverter(keys),
-      activities: { ...createClusterActivities({ home }), ...createJobActivities({ home }) },
+      activities: { ...createClusterActivities({ home }), ...createJobActivities({ home }), ...sharedQueueActivities(home) },
       // Lets a run activity notice the shutdown and leave the job running for the next worker.
       shutdownGraceTime: '2s',
       maxConcurrentActivityTaskExecutions: 2000,
@@ -66,8 +67,10 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
     console.error(
       `petrel worker: polling task queue '${TASK_QUEUE}' on ${config.address} (namespace ${config.namespace}), PETREL_HOME=${home}, codec key ${keys.current.id} (${keys.source})`,
     );
+    const own = await createOwnQueueWorker({ connection, namespace: config.namespace, dataConverter: petrelDataConverter(keys), home, workflows: workflowSource() });
+    console.error(`petrel worker: and its own task queue '${own.identity.queue}' (this host and PETREL_HOME: log archive, local nodes)`);
     opts.onReady?.();
-    await worker.run();
+    await runAlongside(worker, own.worker);
   } finally {
     await codecEndpoint?.close();
     await connection.close();

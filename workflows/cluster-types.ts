@@ -1,5 +1,5 @@
 // Messages and views of the cluster workflow, shared by the workflow, the worker and the CLI.
-import type { ClusterHandle, ClusterJobStatus, ClusterStatus } from '../core/cluster-state.js';
+import type { ClusterHandle, ClusterJobStatus, ClusterStatus, WorkerRef } from '../core/cluster-state.js';
 
 export interface ClusterWorkflowInput {
   clusterName: string;
@@ -49,6 +49,8 @@ export interface JobView {
   exitCode?: number | null;
   /** detached-job keys of each phase on the nodes */
   logKeys: { setup?: string; run?: string };
+  /** the worker that archived each ended phase's log (absent in views recorded before) */
+  logWorkers?: { setup?: WorkerRef; run?: WorkerRef };
   /** true while the workdir is being synced to the nodes (before setup/run) */
   syncing?: boolean;
   /** what went wrong, for humans */

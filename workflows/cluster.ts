@@ -11,15 +11,15 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ClusterHandle, ClusterJobStatus, ClusterStatus } from '../core/cluster-state.js';
+import type { ClusterHandle, ClusterJobStatus, ClusterStatus, WorkerRef } from '../core/cluster-state.js';
 import { isTerminalJobStatus } from '../core/cluster-state.js';
 import { FAILURE_TYPES } from '../core/failures.js';
 import { clusterJobTaskId } from '../core/job-env.js';
 import { activities, SHORT, TEARDOWN } from './activity-options.js';
 import { cancelJobUpdate, clusterStatusQuery, downUpdate, setAutostopUpdate, submitJobUpdate } from './cluster-messages.js';
 import type { ClusterCarriedState, ClusterView, ClusterWorkflowInput, JobRequest, JobView } from './cluster-types.js';
-import { errorMessage, failureType } from './failure-info.js';
-import { runPhase } from './job-phase.js';
+import { errorMessage, failureDetail, failureType } from './failure-info.js';
+import { recordLogWorker, runPhase } from './job-phase.js';
 import { runToCompletion } from './uninterruptible.js';
 import { clusterSearchAttributes } from './search-attributes.js';
 
@@ -158,6 +158,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
         if (request.setup) {
           job.status = 'SETTING_UP';
           const setup = await phase(handle, job, request, 'setup', request.setup);
+          recordLogWorker(job, 'setup', setup.archivedBy);
           if (setup.exitCode !== 0) {
             job.exitCodes = setup.exitCodes;
             job.exitCode = setup.exitCode;
@@ -167,6 +168,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
         }
         job.status = 'RUNNING';
         const run = request.run ? await phase(handle, job, request, 'run', request.run) : { exitCodes: [0], exitCode: 0 };
+        if (request.run) recordLogWorker(job, 'run', run.archivedBy);
         job.exitCodes = run.exitCodes;
         job.exitCode = run.exitCode;
         if (job.message === 'cancelled by user') finishJob(job, 'CANCELLED');
@@ -175,8 +177,10 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       });
     } catch (err) {
       if (isCancellation(err)) finishJob(job, 'CANCELLED', downRequested ? 'cluster torn down' : 'cancelled by user');
-      else if (failureType(err) === FAILURE_TYPES.preempted) finishJob(job, 'FAILED_DRIVER', `node lost: ${errorMessage(err)}`);
-      else {
+      else if (failureType(err) === FAILURE_TYPES.preempted) {
+        recordLogWorker(job, job.logKeys.run ? 'run' : 'setup', failureDetail<WorkerRef>(err, 1));
+        finishJob(job, 'FAILED_DRIVER', `node lost: ${errorMessage(err)}`);
+      } else {
         finishJob(job, 'FAILED_DRIVER', errorMessage(err));
       }
     } finally {

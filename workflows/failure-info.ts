@@ -17,6 +17,12 @@ export function failureDetails<T>(err: unknown): T | undefined {
   return root instanceof ApplicationFailure ? (root.details?.[0] as T | undefined) : undefined;
 }
 
+/** Detail `index` of the root ApplicationFailure (failureDetails is detail 0). */
+export function failureDetail<T>(err: unknown, index: number): T | undefined {
+  const root = rootCauseOf(err);
+  return root instanceof ApplicationFailure ? (root.details?.[index] as T | undefined) : undefined;
+}
+
 export function errorMessage(err: unknown): string {
   const root = rootCauseOf(err);
   return root instanceof Error ? root.message : String(root);

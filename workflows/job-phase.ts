@@ -1,7 +1,7 @@
 // Runs one phase (setup or run) of a job on a cluster's nodes, with every node's Petrel and
 // SkyPilot environment, through the heartbeating runOnNodes activity.
 import type { RunOnNodesResult } from '../activities/cluster-activities.js';
-import type { ClusterHandle } from '../core/cluster-state.js';
+import type { ClusterHandle, WorkerRef } from '../core/cluster-state.js';
 import { jobEnvForNode } from '../core/job-env.js';
 import { activities, LONG } from './activity-options.js';
 
@@ -19,6 +19,14 @@ export interface PhaseRequest {
   withWorkdir: boolean;
   unreachableGraceSeconds?: number;
   summary: string;
+}
+
+/** Which worker archived each phase's log (where the CLI's reads of an ended phase go). */
+export type LogWorkers = { setup?: WorkerRef; run?: WorkerRef };
+
+/** Notes the worker that archived a phase's log; results recorded before workers had queues name none. */
+export function recordLogWorker(target: { logWorkers?: LogWorkers }, phase: 'setup' | 'run', worker: WorkerRef | undefined): void {
+  if (worker) target.logWorkers = { ...target.logWorkers, [phase]: worker };
 }
 
 export function runPhase(req: PhaseRequest): Promise<RunOnNodesResult> {

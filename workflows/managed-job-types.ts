@@ -1,5 +1,5 @@
 // Messages and views of the managedJob workflow, shared by the workflow, worker and CLI.
-import type { ClusterHandle } from '../core/cluster-state.js';
+import type { ClusterHandle, WorkerRef } from '../core/cluster-state.js';
 import type { BlockedScope, PlacementCandidate } from '../core/failover.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
 import type { RecoveryStrategy, ResourceRequest } from '../core/task.js';
@@ -34,6 +34,8 @@ export interface AttemptView {
   /** detached-job keys of the setup and run phases on this attempt's cluster */
   setupKey?: string;
   runKey?: string;
+  /** the worker that archived each ended phase's log (absent in views recorded before) */
+  logWorkers?: { setup?: WorkerRef; run?: WorkerRef };
   handle?: ClusterHandle;
 }
 

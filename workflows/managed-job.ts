@@ -9,8 +9,9 @@ import { FAILURE_TYPES, type CapacityScope } from '../core/failures.js';
 import { managedJobTaskId } from '../core/job-env.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
 import { activities, SHORT, TEARDOWN } from './activity-options.js';
-import { errorMessage, failureDetails, failureType } from './failure-info.js';
-import { runPhase } from './job-phase.js';
+import type { WorkerRef } from '../core/cluster-state.js';
+import { errorMessage, failureDetail, failureDetails, failureType } from './failure-info.js';
+import { recordLogWorker, runPhase } from './job-phase.js';
 import { runToCompletion } from './uninterruptible.js';
 import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
@@ -175,6 +176,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   async function runAttempt(attempt: AttemptView): Promise<{ avoid?: Placement }> {
     if (input.setup) {
       const setup = await phase(attempt, 'setup', input.setup);
+      recordLogWorker(attempt, 'setup', setup.archivedBy);
       if (setup.exitCode !== 0) {
         attempt.exitCode = setup.exitCode;
         await teardownLive('setup_failed', `setup exited with ${setup.exitCode ?? 'no exit code'}`);
@@ -186,8 +188,10 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     let run: RunOnNodesResult;
     try {
       run = input.run ? await phase(attempt, 'run', input.run) : { exitCodes: [0], exitCode: 0 };
+      if (input.run) recordLogWorker(attempt, 'run', run.archivedBy);
     } catch (err) {
       if (failureType(err) !== FAILURE_TYPES.preempted) throw err;
+      recordLogWorker(attempt, 'run', failureDetail<WorkerRef>(err, 1));
       view.recoveries++;
       await teardownLive('preempted', errorMessage(err));
       return { avoid: attempt };

@@ -1,12 +1,14 @@
 // Handler of `petrel debug preempt|unreachable`: do to local nodes what clouds and networks do
-// to real ones, to rehearse recovery. Only the local provider can do this.
+// to real ones, to rehearse recovery. Only the local provider can do this, and only the worker
+// that provisioned the cluster (its nodes are directories in its home) acts on them.
 import type { Client } from '@temporalio/client';
 import type { ClusterHandle } from '../../core/cluster-state.js';
-import { LocalProvider } from '../../providers/local/index.js';
+import type { DebugPreemptRequest, DebugUnreachableRequest } from '../../core/worker-ops.js';
 import { clusterView } from '../cluster-client.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { managedJobView, parseJobId } from '../managed-job-client.js';
+import { runWorkerOperation } from '../worker-ops.js';
 
 /** Clusters of managed-job attempts are named job-<job id>-<attempt>. */
 const MANAGED_JOB_CLUSTER = /^job-(\d+)-(\d+)$/;
@@ -64,7 +66,14 @@ async function targetHandle(ctx: CliContext, t: Target): Promise<{ handle: Clust
 
 export async function preempt(ctx: CliContext, cluster: string | undefined, flags: Target): Promise<number> {
   const { handle, label } = await targetHandle(ctx, { ...flags, cluster });
-  const hit = await new LocalProvider({ home: ctx.home }).preempt(handle, flags.node === undefined ? undefined : [flags.node]);
+  const req: DebugPreemptRequest = { handle, ranks: flags.node === undefined ? undefined : [flags.node] };
+  const hit = await runWorkerOperation<number[]>(await ctx.client(), 'debug-preempt', {
+    op: 'debugPreempt',
+    args: [req],
+    queue: handle.worker?.queue,
+    worker: handle.worker,
+    what: `debug preempt of ${label}`,
+  });
   ctx.line(`Preempted node${hit.length === 1 ? '' : 's'} ${hit.join(', ')} of ${label}.`);
   return 0;
 }
@@ -72,10 +81,14 @@ export async function preempt(ctx: CliContext, cluster: string | undefined, flag
 export async function unreachable(ctx: CliContext, cluster: string | undefined, flags: Target & { seconds: number }): Promise<number> {
   if (!Number.isFinite(flags.seconds) || flags.seconds <= 0) throw new UserError('--seconds: give a positive number of seconds');
   const { handle, label } = await targetHandle(ctx, { ...flags, cluster });
-  const provider = new LocalProvider({ home: ctx.home });
-  for (const node of handle.nodes) {
-    if (flags.node === undefined || node.rank === flags.node) await provider.makeUnreachable(handle, node.rank, flags.seconds);
-  }
+  const req: DebugUnreachableRequest = { handle, ranks: flags.node === undefined ? undefined : [flags.node], seconds: flags.seconds };
+  await runWorkerOperation<number[]>(await ctx.client(), 'debug-unreachable', {
+    op: 'debugUnreachable',
+    args: [req],
+    queue: handle.worker?.queue,
+    worker: handle.worker,
+    what: `debug unreachable of ${label}`,
+  });
   ctx.line(`Node${flags.node === undefined ? 's' : ` ${flags.node}`} of ${label} will not answer for ${flags.seconds} s.`);
   return 0;
 }

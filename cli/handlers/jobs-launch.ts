@@ -29,7 +29,7 @@ export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined
   }
   ctx.note(`Managed job ${jobId} submitted.`);
   const { view, report } = await followManagedJob(ctx, client, jobId, { follow: true, progress: true });
-  const missing = missingOutputNote(ctx, `managed job ${jobId}`, report);
+  const missing = missingOutputNote(`managed job ${jobId}`, report);
   if (missing) ctx.note(missing);
   const recoveries = view.recoveries ? ` after ${view.recoveries} recover${view.recoveries === 1 ? 'y' : 'ies'}` : '';
   ctx.note(`Managed job ${jobId} ${view.status}${recoveries}${view.message ? `: ${view.message}` : ''}.`);

@@ -8,7 +8,7 @@ export async function jobsLogs(ctx: CliContext, idArg: string, flags: { follow?:
   const id = parseJobId(idArg);
   const client = await ctx.client();
   const { view, report } = await followManagedJob(ctx, client, id, { follow: !!flags.follow, progress: false });
-  const missing = missingOutputNote(ctx, `managed job ${id}`, report);
+  const missing = missingOutputNote(`managed job ${id}`, report);
   if (missing) ctx.note(missing);
   else if (report.printed === 0) {
     const started = view.attempts.some((a) => a.setupKey || a.runKey);

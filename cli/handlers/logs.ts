@@ -19,7 +19,7 @@ export async function logs(ctx: CliContext, cluster: string, jobArg: string | un
     until: flags.follow ? undefined : () => true,
   });
   const what = `job ${jobId} of cluster '${cluster}'`;
-  const missing = missingOutputNote(ctx, what, report);
+  const missing = missingOutputNote(what, report);
   if (missing) ctx.note(missing);
   else if (report.printed === 0) {
     ctx.note(silenceNote(what, { started: !!(job.logKeys.setup || job.logKeys.run), ended: isTerminalJobStatus(job.status), status: job.status, message: job.message }));

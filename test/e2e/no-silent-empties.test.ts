@@ -1,9 +1,11 @@
 // A command with nothing to show says why: logs of a job that has not started, that has no
-// output yet, that printed nothing, or whose output is not reachable from this CLI's home; and
-// `debug preempt` takes the cluster names `jobs describe` shows for managed-job attempts.
+// output yet, that printed nothing, or whose output is gone; a CLI in another home shows what
+// the worker has (it reads nothing itself); and `debug preempt` takes the cluster names
+// `jobs describe` shows for managed-job attempts.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { homeKeyFile, loadKeyring } from '../../codec/keys.js';
 import { describeJob, gatedJob, running, submitJob, THREE_REGIONS, waitForJob, writeConfig } from '../support/jobs.js';
 import { PetrelEnv, waitFor } from '../support/petrel.js';
 
@@ -16,6 +18,7 @@ beforeAll(async () => {
   other = await PetrelEnv.create();
   writeConfig(p, THREE_REGIONS);
   await p.ok(['server', 'start']);
+  loadKeyring(p.home); // the home's key, for `other` (the worker may still be creating it)
 });
 
 afterAll(async () => {
@@ -23,7 +26,8 @@ afterAll(async () => {
   await p?.destroy();
 });
 
-const elsewhere = () => ({ TEMPORAL_ADDRESS: p.address });
+/** the same Temporal and the same codec key, but none of p's files */
+const elsewhere = () => ({ TEMPORAL_ADDRESS: p.address, PETREL_CODEC_KEY: fs.readFileSync(homeKeyFile(p.home), 'utf8').trim() });
 
 describe('logs with nothing to show say why', () => {
   it('a cluster job that printed nothing, one still running without output, one that never started', async () => {
@@ -54,16 +58,25 @@ describe('logs with nothing to show say why', () => {
     await p.ok(['down', 'quiet', '-y']);
   });
 
-  it('jobs logs of a finished job run by a worker in another PETREL_HOME: not reachable from here, exit 1', async () => {
+  it('jobs logs of a finished job run by a worker in another PETREL_HOME: the worker reads its archive for the CLI', async () => {
     const id = await submitJob(p, ['echo only-in-the-workers-home']);
     await waitForJob(p, id, (v) => v.status === 'SUCCEEDED', 'success');
-    // the worker's own home has it
     expect((await p.ok(['jobs', 'logs', String(id)])).stdout).toBe('only-in-the-workers-home\n');
+    const r = await other.run(['jobs', 'logs', String(id)], { env: elsewhere() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('only-in-the-workers-home\n');
+    expect(fs.existsSync(path.join(other.home, 'logs'))).toBe(false);
+  });
+
+  it("a finished job's output that the worker no longer has (its archive deleted, the cluster gone) is said to be gone, exit 1", async () => {
+    const id = await submitJob(p, ['echo soon-deleted']);
+    await waitForJob(p, id, (v) => v.status === 'SUCCEEDED', 'success');
+    fs.rmSync(path.join(p.home, 'logs', 'clusters', `job-${id}-1`), { recursive: true, force: true });
     const r = await other.run(['jobs', 'logs', String(id)], { env: elsewhere() });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`managed job ${id}: the output of ${id}-1-run on node 0 is not reachable from here`);
-    expect(r.stderr).toContain(`not archived in this PETREL_HOME (${other.home}/logs)`);
+    expect(r.stderr).toContain(`managed job ${id}: the output of ${id}-1-run on node 0 is gone: worker `);
+    expect(r.stderr).toContain(`PETREL_HOME ${p.home} has no archive of it (${p.home}/logs/clusters/job-${id}-1/${id}-1-run.node-0.log does not exist) and its node no longer has it`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
