@@ -7,6 +7,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
+  WithStartWorkflowOperation,
   type Client,
   type WorkflowHandle,
   type WorkflowUpdateHandle,
@@ -90,14 +91,18 @@ export class LogSession {
   async read(queue: string, worker: WorkerRef | undefined, what: string, request: ReadLogsRequest): Promise<{ header: ReadLogsHeader; data: Uint8Array[] }> {
     const client = await this.client();
     for (let attempt = 1; ; attempt++) {
-      let session = this.sessions.get(queue);
-      if (!session) this.sessions.set(queue, (session = this.start(client, queue)));
-      const handle = await session;
       let accepted: WorkflowUpdateHandle<Uint8Array>;
       try {
-        accepted = await client.withDeadline(Date.now() + WAIT_FOR_WORKER_MS, () =>
-          handle.startUpdate(readLogsUpdate, { args: [{ request }], waitForStage: WorkflowUpdateStage.ACCEPTED }),
-        );
+        accepted = await client.withDeadline(Date.now() + WAIT_FOR_WORKER_MS, async () => {
+          const session = this.sessions.get(queue);
+          if (session) return (await session).startUpdate(readLogsUpdate, { args: [{ request }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+          // The first read starts the session in the same round trip (update-with-start).
+          const start = this.startOperation(queue);
+          const handle = start.workflowHandle();
+          handle.catch(() => undefined);
+          this.sessions.set(queue, handle);
+          return client.workflow.startUpdateWithStart(readLogsUpdate, { args: [{ request }], waitForStage: WorkflowUpdateStage.ACCEPTED, startWorkflowOperation: start });
+        });
       } catch (err) {
         if (attempt < 10 && renewing(err)) continue;
         if (attempt < 10 && sessionGone(err)) {
@@ -106,8 +111,9 @@ export class LogSession {
         }
         if (isDeadline(err)) {
           // Nobody picked up the session: it must not wait there for a worker that may come back.
+          const handle = await this.sessions.get(queue)?.catch(() => undefined);
           this.sessions.delete(queue);
-          await handle.terminate('no worker serves its task queue').catch(() => undefined);
+          await handle?.terminate('no worker serves its task queue').catch(() => undefined);
           throw new UserError(noWorkerMessage(queue, worker, what));
         }
         throw asUserError(err);
@@ -126,10 +132,11 @@ export class LogSession {
     }
   }
 
-  private start(client: Client, queue: string): Promise<WorkflowHandle<typeof logSessionWorkflow>> {
-    return client.workflow.start<typeof logSessionWorkflow>('logSessionWorkflow', {
+  private startOperation(queue: string): WithStartWorkflowOperation<typeof logSessionWorkflow> {
+    return new WithStartWorkflowOperation<typeof logSessionWorkflow>('logSessionWorkflow', {
       taskQueue: queue,
       workflowId: `op/logs/${randomUUID()}`,
+      workflowIdConflictPolicy: 'FAIL',
       args: [],
       typedSearchAttributes: opAttributes(),
       // A safety net only: a session continues as new well before (workflows/worker-operation.ts).
