@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { withPasswdLock } from './unix-user.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -72,23 +73,6 @@ function keygen(file: string, comment: string): void {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** useradd/userdel take a lock on /etc/passwd; parallel test files may collide. */
-async function withPasswdLock(args: string[], cmd: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      execFileSync(cmd, args, { stdio: 'pipe' });
-      return;
-    } catch (err) {
-      const msg = String((err as { stderr?: Buffer }).stderr ?? err);
-      if (i < 50 && /lock|try again/i.test(msg)) {
-        await sleep(100);
-        continue;
-      }
-      throw new Error(`${cmd} ${args.join(' ')} failed: ${msg}`);
-    }
-  }
-}
 
 function procIds(): number[] {
   return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
@@ -295,7 +279,7 @@ export async function startSshd(count: number, opts: SshdOptions = {}): Promise<
       for (const h of hosts) await cluster.kill(h.index);
       // Whatever of a user is left (a shared user's processes from no known session) goes too.
       for (const uid of new Set(hosts.map((h) => h.uid))) await killAll(processesOf(uid));
-      for (const user of new Set(hosts.map((h) => h.user))) await withPasswdLock([user], 'userdel').catch(() => undefined);
+      for (const user of new Set(hosts.map((h) => h.user))) await withPasswdLock('userdel', [user]).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -307,7 +291,7 @@ export async function startSshd(count: number, opts: SshdOptions = {}): Promise<
       const home = shareWith?.home ?? path.join(dir, `home-${i}`);
       let uid = shareWith?.uid ?? 0;
       if (!shareWith) {
-        await withPasswdLock(['-M', '-d', home, '-s', '/bin/bash', '-p', '*', user], 'useradd');
+        await withPasswdLock('useradd', ['-M', '-d', home, '-s', '/bin/bash', '-p', '*', user]);
         uid = Number(execFileSync('id', ['-u', user]).toString().trim());
         fs.mkdirSync(home, { mode: 0o700 });
         fs.chownSync(home, uid, Number(execFileSync('id', ['-g', user]).toString().trim()));

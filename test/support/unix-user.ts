@@ -19,7 +19,7 @@ export interface UnixUser {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** useradd/userdel lock /etc/passwd; parallel test files may collide. */
-async function withPasswdLock(cmd: string, args: string[]): Promise<void> {
+export async function withPasswdLock(cmd: string, args: string[]): Promise<void> {
   for (let i = 0; ; i++) {
     try {
       execFileSync(cmd, args, { stdio: 'pipe' });
