@@ -13,7 +13,7 @@ import { loadKeyring } from '../../codec/keys.js';
 import { withClient } from '../support/client.js';
 import { running, submitJob, waitForJob } from '../support/jobs.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
-import { createUnixUser, type UnixUser } from '../support/unix-user.js';
+import { createUnixUser, makeReachable, type UnixUser } from '../support/unix-user.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const petrelBin = path.join(repo, 'bin', 'petrel.js');
@@ -74,6 +74,8 @@ describe('one embedded server per home', () => {
 
   it("a second unix user's launch runs under that user's own server and worker, never root's", async () => {
     let user: UnixUser | undefined;
+    // The other user runs this very checkout and the test's Temporal binary, wherever they are.
+    const restore = makeReachable([petrelBin, inject('temporalBin')]);
     try {
       user = await createUnixUser();
       const home = path.join(user.home, '.petrel');
@@ -89,6 +91,7 @@ describe('one embedded server per home', () => {
       await waitFor('the user worker to stop', () => !alive(worker) || undefined);
     } finally {
       await user?.remove();
+      restore();
     }
   });
 });

@@ -50,6 +50,28 @@ function processesOf(uid: number): number[] {
     });
 }
 
+/**
+ * Lets every user walk down to these paths (o+x on each ancestor directory that lacks it), as a
+ * second person needs to run this checkout wherever it was cloned (e.g. under a mode-700 /root).
+ * Returns a function that puts the modes back.
+ */
+export function makeReachable(paths: string[]): () => void {
+  const changed = new Map<string, number>();
+  for (const p of paths) {
+    for (let dir = path.dirname(path.resolve(p)); ; dir = path.dirname(dir)) {
+      const mode = fs.statSync(dir).mode & 0o7777;
+      if ((mode & 0o001) === 0 && !changed.has(dir)) {
+        changed.set(dir, mode);
+        fs.chmodSync(dir, mode | 0o001);
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+  }
+  return () => {
+    for (const [dir, mode] of changed) fs.chmodSync(dir, mode);
+  };
+}
+
 export async function createUnixUser(): Promise<UnixUser> {
   if (process.getuid?.() !== 0) throw new Error('tests with a second unix user must run as root (useradd)');
   const name = `ptu${crypto.randomBytes(3).toString('hex')}`;
