@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createFileOnce } from '../codec/create-file-once.js';
 import type { WorkerRef } from '../core/cluster-state.js';
 import { workerQueue } from '../core/worker-ops.js';
 
@@ -20,18 +21,8 @@ function homeId(home: string): string {
   } catch {
     // first use
   }
-  fs.mkdirSync(home, { recursive: true });
-  // Written aside and linked into place: two workers starting at once agree on the first.
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(tmp, `${crypto.randomBytes(6).toString('hex')}\n`);
-  try {
-    fs.linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-  return fs.readFileSync(file, 'utf8').trim();
+  // Two workers starting at once agree on the first id written.
+  return createFileOnce(file, `${crypto.randomBytes(6).toString('hex')}\n`).trim();
 }
 
 const known = new Map<string, WorkerRef>();

@@ -12,6 +12,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createFileOnce } from './create-file-once.js';
 
 export interface CodecKey {
   /** short public id of the key, recorded in every payload it encrypted */
@@ -80,19 +81,6 @@ export function loadKeyring(home: string, env: NodeJS.ProcessEnv = process.env):
   }
   if (env.PETREL_CODEC_KEY_FILE) return readKeyFile(env.PETREL_CODEC_KEY_FILE, 'PETREL_CODEC_KEY_FILE');
   const file = homeKeyFile(home);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(home, { recursive: true });
-    // Written aside and linked into place, so a concurrent reader never sees a half-written key.
-    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-    fs.writeFileSync(tmp, `${crypto.randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    try {
-      fs.linkSync(tmp, file);
-    } catch (err) {
-      // Another process created it first: use theirs.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
-  }
+  if (!fs.existsSync(file)) createFileOnce(file, `${crypto.randomBytes(32).toString('base64')}\n`, 0o600);
   return readKeyFile(file, 'key file');
 }
