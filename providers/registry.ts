@@ -15,12 +15,8 @@ const FACTORIES: Record<InfraName, (ctx: ProviderContext) => Provider> = {
   ssh: (ctx) => new SshProvider({ home: ctx.home }),
 };
 
-export function providerNames(): string[] {
-  return [...INFRA_NAMES];
-}
-
 export function getProvider(name: string, ctx: ProviderContext): Provider {
   const factory = (FACTORIES as Record<string, (ctx: ProviderContext) => Provider>)[name];
-  if (!factory) throw new Error(`unknown infra '${name}'; Petrel supports: ${providerNames().join(', ')}`);
+  if (!factory) throw new Error(`unknown infra '${name}'; Petrel supports: ${INFRA_NAMES.join(', ')}`);
   return factory(ctx);
 }
