@@ -6,7 +6,7 @@ import type { ClusterView, JobView } from '../workflows/cluster-types.js';
 import { clusterStatusQuery } from '../workflows/cluster-messages.js';
 import type { CliContext } from './context.js';
 import { UserError } from './errors.js';
-import { LogStreamer, type LogReport, type PhaseLog } from './log-streamer.js';
+import { LogStreamer, phaseLogs, type LogReport } from './log-streamer.js';
 import { LogSession } from './worker-ops.js';
 
 const PHASE_LINES: Record<string, string> = {
@@ -29,15 +29,6 @@ export interface FollowOptions {
   progress: boolean;
   /** stop at the first view where this returns true even if the job still runs */
   until?: (view: ClusterView, job: JobView) => boolean;
-}
-
-/** A cluster job's phases: setup has ended once the run phase has a key (or its archiver is known). */
-export function jobPhases(job: JobView): PhaseLog[] {
-  const over = isTerminalJobStatus(job.status);
-  return [
-    { key: job.logKeys.setup, ended: over || !!job.logWorkers?.setup || !!job.logKeys.run, worker: job.logWorkers?.setup },
-    { key: job.logKeys.run, ended: over || !!job.logWorkers?.run, worker: job.logWorkers?.run },
-  ];
 }
 
 export interface FollowedJob {
@@ -68,7 +59,7 @@ export async function followJob(ctx: CliContext, handle: WorkflowHandle, jobId: 
       if (view.handle) {
         streamer ??= new LogStreamer(ctx, session, job.numNodes, `the logs of job ${jobId} of cluster '${clusterName}'`);
         // Once the job has ended, its logs are read to their end: no line is lost.
-        await streamer.pump(view.handle, jobPhases(job), stop);
+        await streamer.pump(view.handle, phaseLogs(job.logKeys, job.logWorkers, isTerminalJobStatus(job.status)), stop);
       }
       if (stop) {
         streamer?.flush();

@@ -43,6 +43,18 @@ export interface PhaseLog {
 }
 
 /**
+ * The setup and run phases of one job (a cluster job, or one attempt of a managed job) as the
+ * streamer reads them: setup has ended once the run phase has a key or its archiver is known;
+ * everything has ended once the job (or attempt) is `over`.
+ */
+export function phaseLogs(keys: { setup?: string; run?: string }, logWorkers: { setup?: WorkerRef; run?: WorkerRef } | undefined, over: boolean): PhaseLog[] {
+  return [
+    { key: keys.setup, ended: over || !!logWorkers?.setup || !!keys.run, worker: logWorkers?.setup },
+    { key: keys.run, ended: over || !!logWorkers?.run, worker: logWorkers?.run },
+  ];
+}
+
+/**
  * A log is read from its node only after this long: a short job's output then comes from
  * the archive in one read, and its worker never opens a connection (SSH: a handshake) for it.
  */

@@ -6,7 +6,7 @@ import { managedJobStatusQuery } from '../workflows/managed-job-messages.js';
 import type { ManagedJobView } from '../workflows/managed-job-types.js';
 import type { CliContext } from './context.js';
 import { UserError } from './errors.js';
-import { LogStreamer, mergeReports, type LogReport, type PhaseLog } from './log-streamer.js';
+import { LogStreamer, mergeReports, phaseLogs, type LogReport } from './log-streamer.js';
 import { LogSession } from './worker-ops.js';
 
 export function managedJobWorkflowId(id: number): string {
@@ -49,15 +49,6 @@ export function managedJobExitCode(view: ManagedJobView): number {
   return view.status === 'CANCELLED' ? 130 : 1;
 }
 
-/** An attempt's phases: setup has ended once the run phase has a key (or its archiver is known). */
-function attemptPhases(view: ManagedJobView, attempt: ManagedJobView['attempts'][number]): PhaseLog[] {
-  const over = !!attempt.endedAt || isTerminalManagedJobStatus(view.status);
-  return [
-    { key: attempt.setupKey, ended: over || !!attempt.logWorkers?.setup || !!attempt.runKey, worker: attempt.logWorkers?.setup },
-    { key: attempt.runKey, ended: over || !!attempt.logWorkers?.run, worker: attempt.logWorkers?.run },
-  ];
-}
-
 const STATUS_LINES: Record<string, string> = {
   PENDING: 'pending',
   STARTING: 'starting',
@@ -96,7 +87,8 @@ export async function followManagedJob(
           streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, session, attempt.handle.nodes.length, what)));
         }
         // An ended attempt (and every attempt once the job has ended) is read to its end.
-        await streamer.pump(attempt.handle, attemptPhases(view, attempt), stop);
+        const over = !!attempt.endedAt || isTerminalManagedJobStatus(view.status);
+        await streamer.pump(attempt.handle, phaseLogs({ setup: attempt.setupKey, run: attempt.runKey }, attempt.logWorkers, over), stop);
       }
       if (stop) {
         for (const s of streamers.values()) s.flush();
