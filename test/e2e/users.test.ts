@@ -33,11 +33,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // PetrelEnv.destroy tears down the default test user's clusters only: everyone's go here.
-  if (p) {
-    await p.run(['jobs', 'cancel', '-u', '-y'], { timeoutMs: 120_000 }).catch(() => undefined);
-    await p.run(['down', '-u', '-y'], { timeoutMs: 120_000 }).catch(() => undefined);
-  }
+  // PetrelEnv.destroy tears down every user's clusters (down -u) but cancels no managed job.
+  if (p) await p.run(['jobs', 'cancel', '-u', '-y'], { timeoutMs: 120_000 }).catch(() => undefined);
   await p?.destroy();
 });
 
