@@ -42,9 +42,10 @@ export function keyId(key: Buffer): string {
 
 function parseKeys(text: string, source: string): CodecKeyring {
   const keys = text
+    // A `#` starts a comment to the end of its line (base64 has no `#`).
+    .replace(/#[^\n]*/g, '')
     .split(/[\s,]+/)
-    .map((k) => k.trim())
-    .filter((k) => k && !k.startsWith('#'))
+    .filter((k) => k)
     .map((k, i) => {
       const key = Buffer.from(k, 'base64');
       if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== k.replace(/=+$/, '')) {
