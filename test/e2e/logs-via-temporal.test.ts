@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { homeKeyFile, loadKeyring } from '../../codec/keys.js';
 import { running, submitJob, waitForJob } from '../support/jobs.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
-import { createUnixUser, type UnixUser } from '../support/unix-user.js';
+import { createUnixUser, makeReachable, type UnixUser } from '../support/unix-user.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const bin = path.join(repo, 'bin', 'petrel.js');
@@ -80,6 +80,8 @@ describe('logs of a finished job from another PETREL_HOME', () => {
     const id = await submitJob(p, [printNumbered(50, 'from-another-user')]);
     await waitForJob(p, id, (v) => v.status === 'SUCCEEDED', 'success');
     let user: UnixUser | undefined;
+    // The other user runs this very checkout, wherever it was cloned.
+    const restore = makeReachable([bin, inject('temporalBin')]);
     try {
       user = await createUnixUser();
       const env = { PATH: process.env.PATH, PETREL_HOME: path.join(user.home, '.petrel'), PETREL_TEMPORAL_BIN: inject('temporalBin'), TMPDIR: user.home, ...elsewhere };
@@ -88,6 +90,7 @@ describe('logs of a finished job from another PETREL_HOME', () => {
       expect(r.stdout).toBe(numbered(50, 'from-another-user'));
     } finally {
       await user?.remove();
+      restore();
     }
   });
 });
