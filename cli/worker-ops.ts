@@ -90,6 +90,7 @@ export class LogSession {
    */
   async read(queue: string, worker: WorkerRef | undefined, what: string, request: ReadLogsRequest): Promise<{ header: ReadLogsHeader; data: Uint8Array[] }> {
     const client = await this.client();
+    let freshTried = false;
     for (let attempt = 1; ; attempt++) {
       let accepted: WorkflowUpdateHandle<Uint8Array>;
       try {
@@ -114,6 +115,13 @@ export class LogSession {
           const handle = await this.sessions.get(queue)?.catch(() => undefined);
           this.sessions.delete(queue);
           await handle?.terminate('no worker serves its task queue').catch(() => undefined);
+          // A session cached by a worker that died waits out that worker's sticky queue first;
+          // a fresh one goes straight to whichever worker serves the queue now. Only when that
+          // one is not taken up either does no worker serve it.
+          if (!freshTried) {
+            freshTried = true;
+            continue;
+          }
           throw new UserError(noWorkerMessage(queue, worker, what));
         }
         throw asUserError(err);
