@@ -49,6 +49,39 @@ export interface Provider {
    * homes, see NodeHandle.filesystem) implement it to send the files once per filesystem.
    */
   uploadToNodes?(handle: ClusterHandle, nodes: NodeHandle[], localDir: string, remoteDir: string): Promise<void>;
+  /**
+   * Batched status: the nodes and detached jobs of many clusters of this provider at once, in
+   * one round per scope (one readdir pass, one exec per SSH host, one DescribeInstances by tag,
+   * one `squeue`, one pod LIST), so watching ten thousand jobs costs a few calls, not ten
+   * thousand. Watchers call it for every job of one watch scope (a region; see
+   * nodesLocalToWorker) every second or two, so it must be cheap when nothing changed.
+   *
+   * Never throws because one node or host does not answer: that node is reported
+   * `gone`/`unreachable` and its jobs `unknown` (the watcher applies the unreachable grace).
+   * Throws only when the scope itself cannot be asked; then every node counts as unreachable.
+   */
+  batchStatus(jobs: WatchedJob[]): Promise<WatchedJobReport[]>;
+  /**
+   * Nodes only the worker that provisioned them can reach (local directories): their
+   * watcher runs on that worker's own task queue rather than on any worker.
+   */
+  readonly nodesLocalToWorker?: boolean;
+}
+
+/** One phase of a job on a cluster, as a watcher asks about it. */
+export interface WatchedJob {
+  handle: ClusterHandle;
+  /** the detached-job key */
+  key: string;
+  /** the nodes the phase runs on */
+  ranks: number[];
+}
+
+export interface WatchedJobReport {
+  /** the nodes of `ranks`, in that order, as query() would report them */
+  nodes: NodeStatus[];
+  /** the job on each node of `ranks`, in that order; `unknown` where the node could not be asked */
+  jobs: DetachedJobState[];
 }
 
 export interface RunResult {

@@ -4,10 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
-import { ProviderError, type CheckResult, type Provider, type ProvisionRequest } from '../types.js';
+import { ProviderError, type CheckResult, type Provider, type ProvisionRequest, type WatchedJob, type WatchedJobReport } from '../types.js';
 import { localRegions, readLocalConfig, type LocalConfig } from './config.js';
 import { killAllJobs } from './detached-jobs.js';
-import { clusterDir, GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, UNREACHABLE_MARKER } from './paths.js';
+import { localBatchStatus } from './batch-status.js';
+import { clusterDir, GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, UNREACHABLE_MARKER, unreachableIndexDir, unreachableIndexName } from './paths.js';
 import { LocalRunner } from './runner.js';
 
 
@@ -17,6 +18,8 @@ export interface LocalProviderOptions {
 
 export class LocalProvider implements Provider {
   readonly name = 'local';
+  /** The directories are on the worker's machine, under its PETREL_HOME. */
+  readonly nodesLocalToWorker = true;
 
   constructor(private readonly opts: LocalProviderOptions) {}
 
@@ -68,6 +71,10 @@ export class LocalProvider implements Provider {
     });
   }
 
+  async batchStatus(jobs: WatchedJob[]): Promise<WatchedJobReport[]> {
+    return localBatchStatus(this.opts.home, jobs);
+  }
+
   async stop(handle: ClusterHandle): Promise<void> {
     for (const node of handle.nodes) {
       const dir = this.dirOf(handle, node);
@@ -116,7 +123,10 @@ export class LocalProvider implements Provider {
   async makeUnreachable(handle: ClusterHandle, rank: number, seconds: number): Promise<void> {
     const node = handle.nodes.find((n) => n.rank === rank);
     if (!node) return;
-    fs.writeFileSync(path.join(this.dirOf(handle, node), UNREACHABLE_MARKER), new Date(Date.now() + seconds * 1000).toISOString());
+    const until = new Date(Date.now() + seconds * 1000).toISOString();
+    fs.writeFileSync(path.join(this.dirOf(handle, node), UNREACHABLE_MARKER), until);
+    fs.mkdirSync(unreachableIndexDir(this.opts.home), { recursive: true });
+    fs.writeFileSync(path.join(unreachableIndexDir(this.opts.home), unreachableIndexName(handle.clusterName, rank)), until);
   }
 
   private config(): LocalConfig {

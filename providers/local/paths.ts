@@ -20,3 +20,15 @@ export const GONE_MARKER = 'GONE';
 export const STOPPED_MARKER = 'STOPPED';
 /** Holds an ISO timestamp: the node does not answer queries until then. */
 export const UNREACHABLE_MARKER = 'UNREACHABLE_UNTIL';
+
+/**
+ * Every node marked unreachable also has a file here (named by unreachableIndexName), so a
+ * batched status pass reads one directory instead of looking for a marker on every node.
+ */
+export function unreachableIndexDir(home: string): string {
+  return path.join(home, 'local', 'unreachable');
+}
+
+export function unreachableIndexName(clusterName: string, rank: number): string {
+  return `${clusterName}@node-${rank}`;
+}

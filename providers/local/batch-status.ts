@@ -1,0 +1,113 @@
+// Batched status for local nodes: every watched job of a region in one pass, cheap enough to
+// repeat every second for ten thousand jobs. A running job's wrapper is alive, and everything
+// that ends a job (its exit, a preemption, a stop, a teardown) ends the wrapper, so the pass
+// costs one kill(pid, 0) per job while nothing changes; only jobs whose wrapper is gone are
+// looked at closely. Unreachable nodes (a simulated network blip that kills nothing) are
+// listed in one directory, read once per pass.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeStatus } from '../../core/cluster-state.js';
+import type { DetachedJobState, WatchedJob, WatchedJobReport } from '../types.js';
+import { detachedJobState, jobDir, leaderAlive } from './detached-jobs.js';
+import { GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, unreachableIndexDir, unreachableIndexName } from './paths.js';
+
+/**
+ * A live wrapper's pid is re-verified against /proc this often: a zombie (an orphan that PID 1
+ * has not reaped yet) or a reused pid still answers kill(pid, 0).
+ */
+const VERIFY_EVERY_MS = 5_000;
+
+interface KnownWrapper {
+  pid: number;
+  verifiedAt: number;
+}
+
+/** Per job directory; dropped when the job is seen ended. Shared by every watcher of this worker. */
+const wrappers = new Map<string, KnownWrapper>();
+
+export function localBatchStatus(home: string, jobs: WatchedJob[], now = Date.now()): WatchedJobReport[] {
+  const unreachable = unreachableUntil(home, now);
+  return jobs.map((job) => {
+    const nodes: NodeStatus[] = [];
+    const states: DetachedJobState[] = [];
+    for (const rank of job.ranks) {
+      const node = job.handle.nodes.find((n) => n.rank === rank);
+      const dir = node?.data.dir ?? nodeDir(home, job.handle.clusterName, rank);
+      if (unreachable.has(unreachableIndexName(job.handle.clusterName, rank))) {
+        nodes.push({ rank, state: 'gone', reason: 'unreachable' });
+        states.push({ state: 'unknown' });
+        continue;
+      }
+      const state = jobState(dir, job.key, now);
+      states.push(state);
+      nodes.push(state.state === 'running' ? { rank, state: 'up' } : nodeStatus(dir, rank));
+    }
+    return { nodes, jobs: states };
+  });
+}
+
+function jobState(nodeDirectory: string, key: string, now: number): DetachedJobState {
+  const jobs = path.join(nodeDirectory, JOBS_DIR);
+  const dir = jobDir(jobs, key);
+  const known = wrappers.get(dir);
+  if (known && processExists(known.pid)) {
+    if (now - known.verifiedAt < VERIFY_EVERY_MS) return { state: 'running' };
+    if (leaderAlive(dir, known.pid)) {
+      known.verifiedAt = now;
+      return { state: 'running' };
+    }
+  }
+  wrappers.delete(dir);
+  const state = detachedJobState(jobs, key);
+  if (state.state === 'running') {
+    const pid = readPid(dir);
+    if (pid !== undefined) wrappers.set(dir, { pid, verifiedAt: now });
+  }
+  return state;
+}
+
+function nodeStatus(dir: string, rank: number): NodeStatus {
+  if (fs.existsSync(path.join(dir, GONE_MARKER))) return { rank, state: 'gone', reason: 'preempted' };
+  if (!fs.existsSync(dir)) return { rank, state: 'gone', reason: 'terminated' };
+  if (fs.existsSync(path.join(dir, STOPPED_MARKER))) return { rank, state: 'stopped' };
+  return { rank, state: 'up' };
+}
+
+/** Nodes that do not answer right now, by index name. */
+function unreachableUntil(home: string, now: number): Set<string> {
+  const index = unreachableIndexDir(home);
+  let names: string[];
+  try {
+    names = fs.readdirSync(index);
+  } catch {
+    return new Set();
+  }
+  const out = new Set<string>();
+  for (const name of names) {
+    try {
+      if (Date.parse(fs.readFileSync(path.join(index, name), 'utf8')) > now) out.add(name);
+      else fs.rmSync(path.join(index, name), { force: true });
+    } catch {
+      // removed by another pass meanwhile
+    }
+  }
+  return out;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(dir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(path.join(dir, 'pid'), 'utf8'), 10);
+    return Number.isFinite(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
