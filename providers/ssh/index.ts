@@ -11,7 +11,8 @@
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
 import crypto from 'node:crypto';
 import { clusterDirOf, FILESYSTEM_ID_SCRIPT, isPetrelClusterDir, nodeDirOf } from '../remote-layout.js';
-import { ProviderError, type CheckResult, type Provider, type ProvisionRequest } from '../types.js';
+import { ProviderError, type CheckResult, type Provider, type ProvisionRequest, type WatchedJob, type WatchedJobReport } from '../types.js';
+import { sshBatchStatus } from './batch-status.js';
 import { parseHostString, parseProxyJump, readSshConfig, type SshConfig, type SshHostConfig, type SshPoolConfig } from './config.js';
 import { label, PATIENT, QUICK, sharedPool, type ConnectPolicy, type SshPool, type SshTarget } from './connection.js';
 import { TEARDOWN_SCRIPT } from './jobs.js';
@@ -243,6 +244,16 @@ export class SshProvider implements Provider {
         return out === 'up' ? { rank: node.rank, state: 'up' } : { rank: node.rank, state: 'gone', reason: 'terminated' };
       }),
     );
+  }
+
+  /**
+   * Nodes and jobs of many clusters with one exec per host (providers/ssh/batch-status.ts): the
+   * answers query() and each node's runner.status() would give, an unreachable host's nodes
+   * `gone`/`unreachable` and their jobs `unknown`. Throws only what query() throws: a
+   * configuration problem (key refused, host key changed, a handle without SSH data).
+   */
+  async batchStatus(jobs: WatchedJob[]): Promise<WatchedJobReport[]> {
+    return sshBatchStatus({ pool: this.pool, knownHostsFile: this.knownHostsFile, timeoutMs: PROBE_TIMEOUT_MS, nodeTarget }, jobs);
   }
 
   /**

@@ -9,6 +9,8 @@
 // Each operation is one shell script run over the shared connection; paths are passed as
 // arguments, and relative ones are relative to the login directory (the remote home).
 
+import type { DetachedJobState } from '../types.js';
+
 /** How long a job dir without a pid file counts as "still starting". */
 export const START_GRACE_S = 5;
 
@@ -54,36 +56,90 @@ export const START_SCRIPT = [
 export { WRAPPER };
 
 /**
- * $1 = job dir. Prints `exited <code>`, `running`, `lost`, `starting <age s>` or `unknown`.
- * Running means the wrapper (the process-group leader) is alive: it writes the exit code before
- * it exits, so a dead wrapper without one was killed. A zombie counts as dead (orphans wait for
- * PID 1 to reap them, which in some containers is slow), and a pid that now belongs to another
- * process group was reused. Without /proc, any live member of the group counts.
+ * Shell functions behind every status answer, so the one-job script and the per-host batch
+ * cannot drift apart. `petrel_job_state DIR` prints `exited <code>`, `running`, `lost`,
+ * `starting <age s>` or `unknown`. Running means the wrapper (the process-group leader) is
+ * alive: it writes the exit code before it exits, so a dead wrapper without one was killed. A
+ * zombie counts as dead (orphans wait for PID 1 to reap them, which in some containers is
+ * slow), and a pid that now belongs to another process group was reused. Without /proc, any
+ * live member of the group counts.
+ *
+ * Files are read with the `read` builtin, never `cat` or `$(...)`: the batch asks about
+ * hundreds of jobs per host every second or two, and a fork per file would cost more than
+ * the SSH round. Only the rare paths (a job still starting, no /proc) fork. `petrel_now` may
+ * be set once by the caller so a batch runs `date` once.
  */
-export const STATUS_SCRIPT = [
-  'j=$1',
-  'exited() { [ -f "$j/exit_code" ] && printf "exited %s\\n" "$(cat "$j/exit_code")"; }',
-  'leader_alive() {',
+const JOB_STATE_FUNCTIONS = [
+  // Sets _v to the first line of $1; fails only when the file cannot be opened.
+  'petrel_read() { _v=; [ -f "$1" ] && { IFS= read -r _v || :; } 2>/dev/null < "$1"; }',
+  'petrel_leader_alive() {',
   '  if [ -d /proc/self ]; then',
-  '    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1',
-  '    p=$1; set -- ${s##*) }',
-  '    [ "$1" != Z ] && [ "$1" != X ] && [ "$3" = "$p" ]',
+  '    petrel_read "/proc/$1/stat" || return 1',
+  '    _p=$1; set -- ${_v##*) }',
+  '    [ "$1" != Z ] && [ "$1" != X ] && [ "$3" = "$_p" ]',
   '  else',
-  '    err=$(kill -0 -- "-$1" 2>&1) && return 0',
-  '    case $err in *ermitted*) return 0;; esac',
+  '    _err=$(kill -0 -- "-$1" 2>&1) && return 0',
+  '    case $_err in *ermitted*) return 0;; esac',
   '    return 1',
   '  fi',
   '}',
-  'exited && exit 0',
-  'if [ -f "$j/pid" ]; then',
-  '  pid=$(cat "$j/pid")',
-  '  if [ -n "$pid" ] && leader_alive "$pid"; then echo running; exit 0; fi',
-  '  exited && exit 0',
-  '  echo lost; exit 0',
-  'fi',
-  'if [ -d "$j" ]; then echo "starting $(( $(date +%s) - $(stat -c %Y "$j") ))"; exit 0; fi',
-  'echo unknown',
+  'petrel_job_state() {',
+  '  if petrel_read "$1/exit_code"; then printf "exited %s\\n" "$_v"; return 0; fi',
+  '  if [ -f "$1/pid" ]; then',
+  '    petrel_read "$1/pid"',
+  '    if [ -n "$_v" ] && petrel_leader_alive "$_v"; then echo running; return 0; fi',
+  // the wrapper may have written its exit code between the first look and the /proc read
+  '    if petrel_read "$1/exit_code"; then printf "exited %s\\n" "$_v"; return 0; fi',
+  '    echo lost; return 0',
+  '  fi',
+  '  if [ -d "$1" ]; then echo "starting $(( ${petrel_now:-$(date +%s)} - $(stat -c %Y "$1") ))"; return 0; fi',
+  '  echo unknown',
+  '}',
 ].join('\n');
+
+/** $1 = job dir. Prints one `petrel_job_state` answer. */
+export const STATUS_SCRIPT = [JOB_STATE_FUNCTIONS, 'petrel_job_state "$1"'].join('\n');
+
+/**
+ * Every node dir and job dir of one host in one exec. Stdin: one request a line, `n <node
+ * dir>` or `j <job dir>` (stdin, not arguments: hundreds of jobs would approach ARG_MAX).
+ * Prints `petrel:<line number> <answer>` for each, in order: `up`/`gone` for a node dir, a
+ * `petrel_job_state` answer for a job dir. The prefix keeps anything else a login shell may
+ * print (a chatty profile) out of the answers.
+ */
+export const BATCH_STATUS_SCRIPT = [
+  JOB_STATE_FUNCTIONS,
+  'petrel_now=$(date +%s)',
+  'i=0',
+  'while IFS= read -r line || [ -n "$line" ]; do',
+  '  printf "petrel:%s " "$i"',
+  '  case $line in',
+  '    "n "*) if [ -d "${line#n }" ]; then echo up; else echo gone; fi;;',
+  '    "j "*) petrel_job_state "${line#j }";;',
+  '    *) echo unknown;;',
+  '  esac',
+  '  i=$((i + 1))',
+  'done',
+].join('\n');
+
+/** A `petrel_job_state` answer as a job state (`starting` counts as running within the start grace). */
+export function parseJobState(answer: string): DetachedJobState {
+  const [word, arg] = answer.trim().split(/\s+/);
+  switch (word) {
+    case 'exited': {
+      const code = Number.parseInt(arg ?? '', 10);
+      return Number.isFinite(code) ? { state: 'exited', exitCode: code } : { state: 'lost' };
+    }
+    case 'running':
+      return { state: 'running' };
+    case 'lost':
+      return { state: 'lost' };
+    case 'starting':
+      return Number(arg) < START_GRACE_S ? { state: 'running' } : { state: 'lost' };
+    default:
+      return { state: 'unknown' };
+  }
+}
 
 /** $1 = job dir, $2 = signal name without SIG. */
 export const SIGNAL_SCRIPT = [

@@ -6,7 +6,7 @@ import type { SFTPWrapper } from 'ssh2';
 import type { CommandRunner, DetachedJobSpec, DetachedJobState, LogChunk, RunResult } from '../types.js';
 import { ProviderError } from '../types.js';
 import { PATIENT, sharedPool, type Connection, type ConnectPolicy, type SshPool, type SshTarget } from './connection.js';
-import { JOBS_SUBDIR, SIGNAL_SCRIPT, START_GRACE_S, START_SCRIPT, STATUS_SCRIPT, WRAPPER } from './jobs.js';
+import { JOBS_SUBDIR, parseJobState, SIGNAL_SCRIPT, START_GRACE_S, START_SCRIPT, STATUS_SCRIPT, WRAPPER } from './jobs.js';
 import { completeUtf8Length } from '../utf8.js';
 import { checkJobKey, exportLine, remoteJoin, shellQuote } from './shell.js';
 import { uploadDirectory, type UploadStats } from './upload.js';
@@ -32,6 +32,11 @@ const READ_RANGE_SCRIPT = [
   '[ -r "$1" ] || { echo "cannot read $1" >&2; exit 3; }',
   'tail -c "+$(( $2 + 1 ))" -- "$1" | head -c "$3"',
 ].join('\n');
+
+/** Where job `key` of the node rooted at `home` (as SshRunnerOptions.home) keeps its files. */
+export function jobDirOf(home: string, key: string): string {
+  return remoteJoin(home || '.', `${JOBS_SUBDIR}/${checkJobKey(key)}`);
+}
 
 /** `bash -c 'script' name args...` as one command line for the login shell. */
 export function bashCommand(script: string, args: string[] = []): string {
@@ -61,7 +66,7 @@ export class SshRunner implements CommandRunner {
   }
 
   private jobDir(key: string): string {
-    return remoteJoin(this.root(), `${JOBS_SUBDIR}/${checkJobKey(key)}`);
+    return jobDirOf(this.home, key);
   }
 
   /** Runs `fn` on a leased connection (retrying once on a fresh one if the pooled one was dead). */
@@ -162,22 +167,7 @@ export class SshRunner implements CommandRunner {
       return (await read(`${this.jobDir(key)}/exit_code`)) === undefined ? ({ state: 'lost' } as const) : undefined;
     });
     if (quick) return quick;
-    const out = (await this.script(`reading the state of job ${key}`, STATUS_SCRIPT, [this.jobDir(key)])).trim();
-    const [word, arg] = out.split(/\s+/);
-    switch (word) {
-      case 'exited': {
-        const code = Number.parseInt(arg ?? '', 10);
-        return Number.isFinite(code) ? { state: 'exited', exitCode: code } : { state: 'lost' };
-      }
-      case 'running':
-        return { state: 'running' };
-      case 'lost':
-        return { state: 'lost' };
-      case 'starting':
-        return Number(arg) < START_GRACE_S ? { state: 'running' } : { state: 'lost' };
-      default:
-        return { state: 'unknown' };
-    }
+    return parseJobState(await this.script(`reading the state of job ${key}`, STATUS_SCRIPT, [this.jobDir(key)]));
   }
 
   async readLog(key: string, offset: number, maxBytes = DEFAULT_LOG_CHUNK): Promise<LogChunk> {
