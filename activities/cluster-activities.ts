@@ -12,8 +12,7 @@ import { GangWatch, NodeHealth } from './gang-watch.js';
 import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
 import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
-import { loadKeyring } from '../codec/keys.js';
-import { openAll } from '../codec/secret-box.js';
+import { openSecrets } from './secrets.js';
 import { workerIdentity } from './worker-identity.js';
 
 export interface RunOnNodesRequest {
@@ -51,15 +50,6 @@ function pollDelayMs(elapsedMs: number): number {
 
 /** Heartbeats are throttled by the SDK anyway; not calling it on every poll saves CPU at scale. */
 const HEARTBEAT_EVERY_MS = 3_000;
-
-/** A secret this worker cannot open will not open on a retry either: a config failure. */
-function openSecrets(home: string, sealed: Record<string, string>): Record<string, string> {
-  try {
-    return openAll(loadKeyring(home), sealed);
-  } catch (err) {
-    throw new ProviderError('config', `cannot open the job's secrets: ${(err as Error).message}`);
-  }
-}
 
 export function createClusterActivities(ctx: ProviderContext) {
   const provider = (name: string) => getProvider(name, ctx);

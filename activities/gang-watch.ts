@@ -4,51 +4,24 @@
 // answering gets a grace period, so a network blip is not mistaken for one).
 import type { NodeStatus } from '../core/cluster-state.js';
 import type { ClusterHandle } from '../core/cluster-state.js';
+import { Gang } from '../core/gang.js';
 import type { DetachedJobState, Provider } from '../providers/types.js';
 
-export class GangWatch {
-  readonly exitCodes: (number | null)[];
-  private readonly done: boolean[];
-  private firstFailure: number | null | undefined;
-  private stopping = false;
+/** The legacy run activity's view of a gang: the states its polls saw, node by node. */
+export class GangWatch extends Gang {
   /** nodes whose wrapper vanished without an exit code during the last record() */
   lostNow: number[] = [];
-
-  constructor(size: number) {
-    this.exitCodes = Array.from({ length: size }, () => null);
-    this.done = Array.from({ length: size }, () => false);
-  }
 
   record(states: DetachedJobState[]): void {
     this.lostNow = [];
     states.forEach((s, i) => {
-      if (this.done[i]) return;
-      if (s.state === 'exited') {
-        this.done[i] = true;
-        this.exitCodes[i] = s.exitCode;
-        if (s.exitCode !== 0) this.firstFailure ??= s.exitCode;
-      } else if (s.state === 'lost' || s.state === 'unknown') {
-        this.done[i] = true;
+      if (this.isDone(i)) return;
+      if (s.state === 'exited') this.ended(i, s.exitCode);
+      else if (s.state === 'lost' || s.state === 'unknown') {
+        this.ended(i, null);
         this.lostNow.push(i);
-        if (this.firstFailure === undefined) this.firstFailure = null;
       }
     });
-  }
-
-  get allDone(): boolean {
-    return !this.done.includes(false);
-  }
-
-  /** Indexes to stop because another node failed; each is returned once. */
-  takeNodesToStop(): number[] {
-    if (this.stopping || this.firstFailure === undefined) return [];
-    this.stopping = true;
-    return this.done.flatMap((d, i) => (d ? [] : [i]));
-  }
-
-  /** 0 when every node succeeded; else the first failure's code (null: vanished). */
-  get exitCode(): number | null {
-    return this.firstFailure === undefined ? 0 : this.firstFailure;
   }
 }
 

@@ -7,6 +7,8 @@
 // read). Cluster handles and job views name the queue to use.
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { createPhaseWatchActivities } from '../activities/phase-watch-activities.js';
+import { createClusterActivities } from '../activities/cluster-activities.js';
 import { createWorkerActivities } from '../activities/worker-activities.js';
 import { workerIdentity } from '../activities/worker-identity.js';
 import type { WorkerRef } from '../core/cluster-state.js';
@@ -26,15 +28,19 @@ export async function createOwnQueueWorker(opts: {
 }): Promise<OwnQueueWorker> {
   const identity = workerIdentity(opts.home);
   const { readLogs, debugPreempt, debugUnreachable } = createWorkerActivities({ home: opts.home });
+  const { watchScope, finishPhase } = createPhaseWatchActivities({ home: opts.home });
+  const { signalJob } = createClusterActivities({ home: opts.home });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: identity.queue,
     dataConverter: opts.dataConverter,
     ...opts.workflows,
-    activities: { readLogs, debugPreempt, debugUnreachable },
-    // Reads are short and bounded (1 MiB each): a few at a time keep memory flat.
-    maxConcurrentActivityTaskExecutions: 16,
+    // Nodes only this worker reaches (local directories) are watched, stopped and archived here.
+    activities: { readLogs, debugPreempt, debugUnreachable, watchScope, finishPhase, signalJob },
+    // Reads are short and bounded (1 MiB each); each watcher holds one slot for as long as it
+    // watches (a few per region).
+    maxConcurrentActivityTaskExecutions: 64,
     maxConcurrentLocalActivityExecutions: 16,
     // Sessions are short-lived and small.
     maxCachedWorkflows: 50,

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createClusterActivities } from '../activities/cluster-activities.js';
 import { createJobActivities } from '../activities/job-activities.js';
+import { createPhaseWatchActivities } from '../activities/phase-watch-activities.js';
 import { startCodecServer, type CodecServer } from '../codec/codec-server.js';
 import { petrelDataConverter } from '../codec/data-converter.js';
 import type { CodecKeyring } from '../codec/keys.js';
@@ -56,12 +57,12 @@ export async function runWorker(opts: { onReady?: () => void } = {}): Promise<vo
       ...workflowSource(),
       // Every payload is encrypted; one this worker cannot decrypt fails its task, unrun.
       dataConverter: petrelDataConverter(keys),
-      activities: { ...createClusterActivities({ home }), ...createJobActivities({ home }), ...sharedQueueActivities(home) },
+      activities: { ...createClusterActivities({ home }), ...createJobActivities({ home }), ...createPhaseWatchActivities({ home }), ...sharedQueueActivities(home) },
       // Lets a run activity notice the shutdown and leave the job running for the next worker.
       shutdownGraceTime: '2s',
       maxConcurrentActivityTaskExecutions: 2000,
-      // A job waiting on its run activity needs no cached workflow state; a small cache keeps
-      // a worker with a thousand running jobs under 1 GiB (evicted ones replay on demand).
+      // A job waiting for its watcher's signal needs no cached workflow state; a small cache
+      // keeps a worker with ten thousand running jobs small (evicted ones replay on demand).
       maxCachedWorkflows: Number(process.env.PETREL_WORKER_MAX_CACHED_WORKFLOWS ?? 200),
     });
     console.error(

@@ -2,6 +2,7 @@
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { JobActivities } from '../activities/job-activities.js';
+import type { PhaseWatchActivities } from '../activities/phase-watch-activities.js';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../core/failures.js';
 
 // Every activity heartbeats while it works: a worker that dies mid-call is noticed after one
@@ -27,6 +28,6 @@ export const TEARDOWN: ActivityOptions = {
 };
 
 /** Activities with a one-line summary that the Temporal UI shows for the call. */
-export function activities(options: ActivityOptions, summary?: string) {
-  return proxyActivities<ClusterActivities & JobActivities>(summary ? { ...options, summary } : options);
+export function activities(options: ActivityOptions, summary?: string, taskQueue?: string) {
+  return proxyActivities<ClusterActivities & JobActivities & PhaseWatchActivities>({ ...options, ...(summary ? { summary } : {}), ...(taskQueue ? { taskQueue } : {}) });
 }

@@ -19,7 +19,7 @@ import { activities, SHORT, TEARDOWN } from './activity-options.js';
 import { cancelJobUpdate, clusterStatusQuery, downUpdate, setAutostopUpdate, submitJobUpdate } from './cluster-messages.js';
 import type { ClusterCarriedState, ClusterView, ClusterWorkflowInput, JobRequest, JobView } from './cluster-types.js';
 import { errorMessage, failureDetail, failureType } from './failure-info.js';
-import { recordLogWorker, runPhase } from './job-phase.js';
+import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
 import { runToCompletion } from './uninterruptible.js';
 import { clusterSearchAttributes } from './search-attributes.js';
 
@@ -50,6 +50,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
   const jobById = (id: number) => view.jobs.find((j) => j.id === id);
 
   setHandler(clusterStatusQuery, () => view);
+  const inbox = new PhaseInbox();
 
   setHandler(
     submitJobUpdate,
@@ -140,7 +141,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       gpusPerNode: request.gpusPerNode,
       withWorkdir: !!request.workdir,
       summary: `${which} job ${job.id} on ${job.numNodes} node(s)`,
-    });
+    }, inbox);
   }
 
   async function runJob(handle: ClusterHandle, id: number, request: JobRequest): Promise<void> {

@@ -11,7 +11,7 @@ import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state
 import { activities, SHORT, TEARDOWN } from './activity-options.js';
 import type { WorkerRef } from '../core/cluster-state.js';
 import { errorMessage, failureDetail, failureDetails, failureType } from './failure-info.js';
-import { recordLogWorker, runPhase } from './job-phase.js';
+import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
 import { runToCompletion } from './uninterruptible.js';
 import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
@@ -46,6 +46,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   let live: AttemptView | undefined;
 
   setHandler(managedJobStatusQuery, () => view);
+  const inbox = new PhaseInbox();
 
   const setStatus = (status: ManagedJobStatus, message?: string) => {
     view.status = status;
@@ -169,7 +170,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       withWorkdir: !!input.workdir,
       unreachableGraceSeconds: input.unreachableGraceSeconds,
       summary: `${which} of job ${input.jobId} on ${placementLabel(attempt)} (attempt ${attempt.attempt})`,
-    });
+    }, inbox);
   }
 
   /** Runs setup and the task on a launched attempt; returns where to recover from, or ends the job. */
