@@ -27,6 +27,8 @@ export interface AttemptView {
   clusterName: string;
   nodeIds: string[];
   startedAt: string;
+  /** when its run began (setup done); absent until then and in views recorded before */
+  runningAt?: string;
   endedAt?: string;
   outcome: AttemptOutcome;
   reason?: string;

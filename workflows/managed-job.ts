@@ -185,6 +185,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       }
     }
     setStatus('RUNNING');
+    attempt.runningAt = nowIso();
     view.startedAt ??= nowIso();
     let run: RunOnNodesResult;
     try {
