@@ -25,14 +25,21 @@ import { workerIdentity } from './worker-identity.js';
 const QUICK_END_MS = 3_000;
 /** How often a watcher asks its provider about every phase of its scope. */
 export const WATCH_POLL_MS = 1_000;
-/** How often a watcher reads the changes to its set (registrations from other workers). */
-const SYNC_EVERY_MS = 2_000;
+/**
+ * How often a watcher reads the changes to its set from its workflow. Phases started and
+ * finished by this worker process reach its watchers at once (see liveWatchers); this read
+ * is for those started by other workers, and after a restart.
+ */
+const SYNC_EVERY_MS = 10_000;
 /** A watcher with nothing to watch for this long returns; its workflow ends soon after. */
 const EMPTY_RETURN_MS = 30_000;
 /** Watchers per scope: keeps each one's carried set well under the server's payload limit. */
 const SHARDS = 4;
 /** Signals in flight at once when many phases change together (a zone-wide preemption). */
 const SIGNAL_CONCURRENCY = 32;
+
+/** The trackers of the watchers running in this process, by watcher workflow id. */
+const liveWatchers = new Map<string, Map<string, PhaseTracker>>();
 
 export interface StartPhaseResult {
   /** the phase ended before it was handed to a watcher */
@@ -97,6 +104,9 @@ export function createPhaseWatchActivities(ctx: ProviderContext) {
           signal: watchPhaseSignal,
           signalArgs: [entry],
         });
+        // The watcher's workflow has it durably; if the watcher runs here, it watches from now on.
+        const local = liveWatchers.get(watcherId);
+        if (local && !local.has(watchEntryId(entry))) local.set(watchEntryId(entry), new PhaseTracker(entry));
         return { watcherId, queue: scope.queue };
       }),
     );
@@ -117,6 +127,7 @@ export function createPhaseWatchActivities(ctx: ProviderContext) {
             .catch((err) => {
               if (!(err instanceof WorkflowNotFoundError)) throw err;
             });
+          liveWatchers.get(req.watcherId)?.delete(watchEntryId({ workflowId, key: req.key }));
         }
         return { archivedBy };
       }),
@@ -133,24 +144,33 @@ export function createPhaseWatchActivities(ctx: ProviderContext) {
     let syncedAt = 0;
     let emptySince: number | undefined;
     let lastProblem: string | undefined;
-    for (;;) {
-      const now = Date.now();
-      if (version < 0 || now - syncedAt >= SYNC_EVERY_MS) {
-        try {
-          version = applyChanges(trackers, await watcher.query(watchChangesQuery, version));
-          syncedAt = now;
-        } catch (err) {
-          // The set is read again next round; what is already tracked keeps being watched.
-          report(`reading the watch set of ${req.watcherId}: ${(err as Error).message}`);
+    liveWatchers.set(req.watcherId, trackers);
+    try {
+      await watchLoop();
+    } finally {
+      if (liveWatchers.get(req.watcherId) === trackers) liveWatchers.delete(req.watcherId);
+    }
+
+    async function watchLoop(): Promise<void> {
+      for (;;) {
+        const now = Date.now();
+        if (version < 0 || now - syncedAt >= SYNC_EVERY_MS) {
+          try {
+            version = applyChanges(trackers, await watcher.query(watchChangesQuery, version));
+            syncedAt = now;
+          } catch (err) {
+            // The set is read again next round; what is already tracked keeps being watched.
+            report(`reading the watch set of ${req.watcherId}: ${(err as Error).message}`);
+          }
         }
+        if (trackers.size === 0) {
+          emptySince ??= now;
+          if (version >= 0 && now - emptySince >= EMPTY_RETURN_MS) return;
+        } else emptySince = undefined;
+        await withHeartbeats(() => watchOnce(p, client, req.watcherId, trackers));
+        activity.heartbeat();
+        await activity.sleep(WATCH_POLL_MS);
       }
-      if (trackers.size === 0) {
-        emptySince ??= now;
-        if (version >= 0 && now - emptySince >= EMPTY_RETURN_MS) return;
-      } else emptySince = undefined;
-      await withHeartbeats(() => watchOnce(p, client, req.watcherId, trackers));
-      activity.heartbeat();
-      await activity.sleep(WATCH_POLL_MS);
     }
 
     function report(problem: string): void {
