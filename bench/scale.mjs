@@ -31,7 +31,7 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 const spread = (xs) => `median ${s(median(xs))}, p99 ${s(pct(xs, 99))}, max ${s(Math.max(...xs))}`;
 
 const pidMax = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
-const pidsNeeded = total * 3 + 4000;
+const pidsNeeded = total * 3 + 10_000;
 if (pidMax < pidsNeeded) {
   try {
     fs.writeFileSync('/proc/sys/kernel/pid_max', String(pidsNeeded));
@@ -102,23 +102,22 @@ try {
     }
     await sleep(1000);
   }
+  // Visibility says when they all run again (asking each job every second would be load of
+  // its own); then each job's own record says when its attempt ended and the next one ran.
+  const waitStart = performance.now();
+  for (;;) {
+    const n = await count(`PetrelKind = 'job' AND PetrelStatus = 'RUNNING' AND PetrelRecoveries = 1`);
+    if (n >= PREEMPTIONS) break;
+    if (performance.now() - waitStart > 20 * 60_000) throw new Error(`${PREEMPTIONS - n} preempted jobs not RUNNING again after 20 min`);
+    await sleep(500);
+  }
   const detect = [];
   const recover = [];
-  const waitStart = performance.now();
-  const pending = new Set(victims);
-  while (pending.size > 0) {
-    if (performance.now() - waitStart > 20 * 60_000) throw new Error(`${pending.size} preempted jobs not RUNNING again after 20 min`);
-    for (const id of [...pending]) {
-      const v = await client.workflow.getHandle(`job/${id}`).query(managedJobStatusQuery);
-      const again = v.attempts[1];
-      if (v.status === 'RUNNING' && again?.runningAt) {
-        // The first attempt ends (endedAt) when the job's workflow acts on the watcher's news.
-        detect.push(Date.parse(v.attempts[0].endedAt) - hit.get(id));
-        recover.push(Date.parse(again.runningAt) - hit.get(id));
-        pending.delete(id);
-      }
-    }
-    await sleep(1000);
+  for (const id of victims) {
+    const v = await client.workflow.getHandle(`job/${id}`).query(managedJobStatusQuery);
+    // The first attempt ends (endedAt) when the job's workflow acts on its watcher's news.
+    detect.push(Date.parse(v.attempts[0].endedAt) - hit.get(id));
+    recover.push(Date.parse(v.attempts[1].runningAt) - hit.get(id));
   }
   console.log(`${PREEMPTIONS} preemptions under load: detected in ${spread(detect)} (target p99 < 5 s)`);
   console.log(`${PREEMPTIONS} preemptions under load: RUNNING again in ${spread(recover)}`);
