@@ -13,7 +13,10 @@ export function registerJobs(program: Command): void {
       .option('-d, --detach-run', 'return once the job is submitted')
       .option('--job-recovery <strategy>', 'EAGER_NEXT_REGION (default) or FAILOVER')
       .option('-r, --retry-until-up', 'keep retrying when no placement has capacity')
-      .option('-y, --yes', 'do not ask for confirmation'),
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--count <n>', 'with -d: submit N jobs of this task, each with PETREL_JOB_INDEX=0..N-1 (and name NAME-<index>)')
+      .option('--sweep <KEY=V1,V2,...>', 'with -d: one job per value, each with env KEY set to it; several --sweep give every combination (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+      .option('--json', 'with -d: print the submitted jobs (id, name, index, swept envs) as JSON'),
   ).action(lazy(() => import('../handlers/jobs-launch.js'), 'jobsLaunch'));
   jobs
     .command('queue')
