@@ -31,11 +31,15 @@ export function reportError(ctx: CliContext, err: unknown): number {
   return 1;
 }
 
+/** Every handler module's loader, for the build step that makes the bundled CLI's code cache. */
+export const handlerModules: Array<() => Promise<unknown>> = [];
+
 /**
  * An action whose handler module is imported only when the command runs, so `petrel status`
  * never pays for loading the task parser and `petrel validate` never loads the Temporal client.
  */
 export function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): (...args: unknown[]) => Promise<void> {
+  handlerModules.push(load);
   return async (...args: unknown[]) => {
     const handler = (await load())[name] as unknown as Handler<unknown[]>;
     await action(handler)(...args);

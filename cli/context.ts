@@ -1,8 +1,22 @@
 // What every command gets: where Petrel lives, how to print, and a Temporal client that
 // is connected (and the embedded server started) only when a command first asks for it.
 import type { Client } from '@temporalio/client';
+import type { LoadedDataConverter } from '@temporalio/common';
 import { UserError } from './errors.js';
 import { petrelHome, temporalConfigFromEnv, type TemporalConfig } from '../workers/temporal-config.js';
+
+// Loaded on first use: `petrel validate` and `petrel --help` never load the Temporal client.
+const load = {
+  embedded: () => import('./embedded/server.js'),
+  client: () => import('@temporalio/client'),
+  common: () => import('@temporalio/common'),
+  keys: () => import('../codec/keys.js'),
+  dataConverter: () => import('../codec/data-converter.js'),
+  failureConverter: () => import('../codec/failure-converter.cjs'),
+};
+
+/** What connecting loads, for the build step that makes the bundled CLI's code cache. */
+export const clientModules: Array<() => Promise<unknown>> = Object.values(load);
 
 export interface Output {
   out(text: string): void;
@@ -36,14 +50,14 @@ export class CliContext {
 
   private async connect(): Promise<Client> {
     if (this.config.embedded) {
-      const { ensureEmbedded } = await import('./embedded/server.js');
+      const { ensureEmbedded } = await load.embedded();
       const started = await ensureEmbedded(this.home, (l) => this.note(l));
       if (started.length > 0) this.note(`Started ${started.join(' and ')} in the background (petrel server status).`);
       // The home's server may have just been given its port.
       this.configValue = undefined;
     }
     const config = this.config;
-    const { Client, Connection } = await import('@temporalio/client');
+    const { Client, Connection } = await load.client();
     const dataConverter = await this.dataConverter();
     try {
       const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, connectTimeout: 5000 });
@@ -59,10 +73,19 @@ export class CliContext {
   }
 
   /** Encrypts everything this CLI sends with the home's (or the team's) codec key. */
-  private async dataConverter() {
-    const [{ loadKeyring, CodecKeyError }, { petrelDataConverter }] = await Promise.all([import('../codec/keys.js'), import('../codec/data-converter.js')]);
+  private async dataConverter(): Promise<LoadedDataConverter> {
+    const [{ defaultPayloadConverter }, { loadKeyring, CodecKeyError }, { petrelDataConverter }, { failureConverter }] = await Promise.all([
+      load.common(),
+      load.keys(),
+      load.dataConverter(),
+      load.failureConverter(),
+    ]);
     try {
-      return petrelDataConverter(loadKeyring(this.home));
+      const { payloadConverterPath, payloadCodecs = [] } = petrelDataConverter(loadKeyring(this.home));
+      // Given loaded, not by path: in the bundled CLI the client's require() of a converter's
+      // path would load a second @temporalio/common (and its protobuf descriptors) from node_modules.
+      if (payloadConverterPath) throw new Error('the CLI cannot load a payload converter by path');
+      return { payloadConverter: defaultPayloadConverter, failureConverter, payloadCodecs };
     } catch (err) {
       if (err instanceof CodecKeyError) throw new UserError(err.message);
       throw err;

@@ -1,5 +1,6 @@
 // The `petrel` command.
 import { Command } from 'commander';
+import { handlerModules } from './command.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerCheck } from './commands/check.js';
 import { registerCodec } from './commands/codec.js';
@@ -13,6 +14,7 @@ import { registerQueue } from './commands/queue.js';
 import { registerServer } from './commands/server.js';
 import { registerStatus } from './commands/status.js';
 import { registerValidate } from './commands/validate.js';
+import { clientModules } from './context.js';
 
 // `petrel … | head` closes stdout early: that is not an error worth a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -30,4 +32,11 @@ for (const register of [registerLaunch, registerExec, registerJobs, registerStat
   register(program);
 }
 
-await program.parseAsync(process.argv);
+// No top-level await: the bundled CLI is CommonJS (cli/build-bundle.ts). A rejection still ends
+// the process with its stack and exit code 1, as an awaited one would.
+if (process.env.PETREL_CODE_CACHE === 'write') {
+  // The build making the bundle's code cache: load every module a command may need, run none.
+  void Promise.all([...handlerModules, ...clientModules].map((load) => load()));
+} else {
+  void program.parseAsync(process.argv);
+}

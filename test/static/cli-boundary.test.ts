@@ -61,4 +61,10 @@ describe('the CLI imports nothing from providers/ or activities/', () => {
     for (const f of entries) visit(f, f);
     expect(offenders).toEqual([]);
   });
+
+  it('nor does the bundled CLI that bin/petrel.js runs (the inputs cli/build-bundle.ts recorded)', () => {
+    const inputs = JSON.parse(fs.readFileSync(path.join(repo, 'dist', 'cli', 'bundle-inputs.json'), 'utf8')) as string[];
+    expect(inputs).toContain(path.join('cli', 'main.js'));
+    expect(inputs.filter((f) => /^(providers|activities)\//.test(f) || f === WORKER_ENTRY)).toEqual([]);
+  });
 });
