@@ -13,13 +13,18 @@ import { GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, unreachableIndexDir, un
 
 /**
  * A live wrapper's pid is re-verified against /proc this often: a zombie (an orphan that PID 1
- * has not reaped yet) or a reused pid still answers kill(pid, 0).
+ * has not reaped yet) or a reused pid still answers kill(pid, 0). A wrapper this process
+ * started is its child, reaped the moment it ends, so only pid reuse is left to catch there;
+ * an orphan (started by a worker that has since died) can linger as a zombie, and PID 1 in some
+ * containers never reaps it.
  */
-const VERIFY_EVERY_MS = 5_000;
+const VERIFY_OWN_CHILD_MS = 30_000;
+const VERIFY_ORPHAN_MS = 5_000;
 
 interface KnownWrapper {
   pid: number;
   verifyAt: number;
+  ownChild: boolean;
 }
 
 /** Per node directory and key; dropped when the job is seen ended. Shared by every watcher of this worker. */
@@ -54,7 +59,7 @@ function jobState(nodeDirectory: string, key: string, now: number): DetachedJobS
     if (now < known.verifyAt) return { state: 'running' };
     const dir = jobDir(path.join(nodeDirectory, JOBS_DIR), key);
     if (leaderAlive(dir, known.pid)) {
-      known.verifyAt = nextVerification(now);
+      known.verifyAt = nextVerification(now, known.ownChild);
       return { state: 'running' };
     }
   }
@@ -63,14 +68,26 @@ function jobState(nodeDirectory: string, key: string, now: number): DetachedJobS
   const state = detachedJobState(jobs, key);
   if (state.state === 'running') {
     const pid = readPid(jobDir(jobs, key));
-    if (pid !== undefined) wrappers.set(id, { pid, verifyAt: nextVerification(now) });
+    if (pid !== undefined) {
+      const ownChild = parentOf(pid) === process.pid;
+      wrappers.set(id, { pid, ownChild, verifyAt: nextVerification(now, ownChild) });
+    }
   }
   return state;
 }
 
 /** Spread over the interval, so ten thousand jobs started together are not all verified in one pass. */
-function nextVerification(now: number): number {
-  return now + VERIFY_EVERY_MS * (0.5 + Math.random() / 2);
+function nextVerification(now: number, ownChild: boolean): number {
+  return now + (ownChild ? VERIFY_OWN_CHILD_MS : VERIFY_ORPHAN_MS) * (0.5 + Math.random() / 2);
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 function nodeStatus(dir: string, rank: number): NodeStatus {
