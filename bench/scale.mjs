@@ -23,7 +23,7 @@ process.env.PETREL_HOME = b.home;
 process.env.PETREL_USER = 'bench';
 const { LocalProvider } = await import('../dist/providers/local/index.js');
 const { taskFromCommand } = await import('../dist/core/spec/index.js');
-const { managedJobInput, submitManagedJob } = await import('../dist/cli/managed-job-submit.js');
+const { managedJobInput, submitManagedJobs } = await import('../dist/cli/managed-job-submit.js');
 const { managedJobStatusQuery } = await import('../dist/workflows/managed-job-messages.js');
 
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
@@ -49,19 +49,13 @@ try {
   const worker = Number(fs.readFileSync(path.join(b.home, 'run', 'worker.pid'), 'utf8'));
   const server = Number(fs.readFileSync(path.join(b.home, 'run', 'temporal-server.pid'), 'utf8'));
   const base = managedJobInput(b.home, taskFromCommand('sleep 3600'), 'bench', {});
+  // Round-robin over the regions (as --infra local/<region> pins), so every region is a scope with its watchers.
+  const pinned = regions.map((region) => ({ ...base, candidates: base.candidates.map((c) => ({ ...c, cloud: 'local', region })) }));
 
-  // One client process, a bounded number of starts in flight (what `jobs launch --count` does).
+  // One client process, what `jobs launch -d --count N` does.
   const t0 = performance.now();
-  const ids = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next < total) {
-        next++;
-        ids.push(await submitManagedJob(client, base));
-      }
-    }),
-  );
+  const { ids: submitted } = await submitManagedJobs(client, total, (i) => pinned[i % regionCount]);
+  const ids = submitted.filter((id) => id !== undefined);
   const submitMs = performance.now() - t0;
   console.log(`submitted ${ids.length} managed jobs in ${s(submitMs)} (${(ids.length / (submitMs / 1000)).toFixed(0)} jobs/s)`);
 
