@@ -17,12 +17,18 @@ import type { TaskSpec } from '../core/task.js';
 import { UserError } from './errors.js';
 import type { TaskFlags } from './task-flags.js';
 
+/** The variable an `--env`/`--secret` item names: `K=V` and `K` (taken from your environment) alike. */
+export function flagKey(item: string): string {
+  const eq = item.indexOf('=');
+  return eq < 0 ? item : item.slice(0, eq);
+}
+
 function keyValues(flag: string, items: string[] | undefined): Record<string, string> | undefined {
   if (!items) return undefined;
   const out: Record<string, string> = {};
   for (const item of items) {
     const eq = item.indexOf('=');
-    const key = eq < 0 ? item : item.slice(0, eq);
+    const key = flagKey(item);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UserError(`${flag}: '${key}' is not a valid variable name`);
     if (eq >= 0) out[key] = item.slice(eq + 1);
     else if (process.env[key] !== undefined) out[key] = process.env[key]!;

@@ -11,7 +11,7 @@ import { followManagedJob, managedJobExitCode } from '../managed-job-client.js';
 import { managedJobInput, submitManagedJob, submitManagedJobs } from '../managed-job-submit.js';
 import { confirm } from '../prompt.js';
 import type { TaskFlags } from '../task-flags.js';
-import { loadTask } from '../task-input.js';
+import { flagKey, loadTask } from '../task-input.js';
 
 interface JobsLaunchFlags extends TaskFlags {
   detachRun?: boolean;
@@ -166,7 +166,7 @@ async function jobsLaunchBatch(ctx: CliContext, entrypoint: string | undefined, 
   if (!flags.detachRun) throw new UserError(`${what}: a batch of jobs is always detached; add -d (then follow any one with petrel jobs logs ID --follow)`);
   const count = parseCount(flags.count);
   const sweeps = parseSweeps(flags.sweep ?? []);
-  const fromEnvFlag = new Set((flags.env ?? []).map((e) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e)));
+  const fromEnvFlag = new Set((flags.env ?? []).map(flagKey));
   if (fromEnvFlag.has(INDEX_ENV)) throw new UserError(`--env ${INDEX_ENV}: a batch sets ${INDEX_ENV} itself (0 to N-1, one per job)`);
   for (const { key } of sweeps) {
     if (fromEnvFlag.has(key)) throw new UserError(`--sweep ${key}: also given with --env ${key}; give it once (--sweep ${key}=V1,V2,... for several values)`);

@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeStatus } from '../../core/cluster-state.js';
 import type { DetachedJobState, WatchedJob, WatchedJobReport } from '../types.js';
-import { detachedJobState, jobDir, leaderAlive } from './detached-jobs.js';
-import { GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, unreachableIndexDir, unreachableIndexName } from './paths.js';
+import { detachedJobState, jobDir, leaderAlive, processExists, procStat, readPid } from './detached-jobs.js';
+import { nodeStatusOf } from './node-status.js';
+import { JOBS_DIR, nodeDir, unreachableIndexDir, unreachableIndexName } from './paths.js';
 
 /**
  * A live wrapper's pid is re-verified against /proc this often: a zombie (an orphan that PID 1
@@ -45,7 +46,7 @@ export function localBatchStatus(home: string, jobs: WatchedJob[], now = Date.no
       }
       const state = jobState(dir, job.key, now);
       states.push(state);
-      nodes.push(state.state === 'running' ? { rank, state: 'up' } : nodeStatus(dir, rank));
+      nodes.push(state.state === 'running' ? { rank, state: 'up' } : nodeStatusOf(dir, rank));
     }
     return { nodes, jobs: states };
   });
@@ -69,7 +70,7 @@ function jobState(nodeDirectory: string, key: string, now: number): DetachedJobS
   if (state.state === 'running') {
     const pid = readPid(jobDir(jobs, key));
     if (pid !== undefined) {
-      const ownChild = parentOf(pid) === process.pid;
+      const ownChild = Number(procStat(pid)?.[1]) === process.pid;
       wrappers.set(id, { pid, ownChild, verifyAt: nextVerification(now, ownChild) });
     }
   }
@@ -79,22 +80,6 @@ function jobState(nodeDirectory: string, key: string, now: number): DetachedJobS
 /** Spread over the interval, so ten thousand jobs started together are not all verified in one pass. */
 function nextVerification(now: number, ownChild: boolean): number {
   return now + (ownChild ? VERIFY_OWN_CHILD_MS : VERIFY_ORPHAN_MS) * (0.5 + Math.random() / 2);
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-function nodeStatus(dir: string, rank: number): NodeStatus {
-  if (fs.existsSync(path.join(dir, GONE_MARKER))) return { rank, state: 'gone', reason: 'preempted' };
-  if (!fs.existsSync(dir)) return { rank, state: 'gone', reason: 'terminated' };
-  if (fs.existsSync(path.join(dir, STOPPED_MARKER))) return { rank, state: 'stopped' };
-  return { rank, state: 'up' };
 }
 
 /** Nodes that do not answer right now, by index name. */
@@ -116,22 +101,4 @@ function unreachableUntil(home: string, now: number): Set<string> {
     }
   }
   return out;
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readPid(dir: string): number | undefined {
-  try {
-    const pid = Number.parseInt(fs.readFileSync(path.join(dir, 'pid'), 'utf8'), 10);
-    return Number.isFinite(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -135,13 +135,8 @@ interface Leader {
  * started when the job recorded it.
  */
 function leaderOf(dir: string, pid: number): Leader | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStat(pid);
+  if (!fields) return undefined;
   const startedMs = bootTimeMs() + (Number(fields[19]) / TICKS_PER_SECOND) * 1000;
   let recordedMs: number;
   try {
@@ -166,6 +161,17 @@ function ownGroup(dir: string): number | undefined {
   return !leader || leader.isTheJobs ? pid : undefined;
 }
 
+/** /proc/<pid>/stat after the command name: [0] state, [1] parent pid, [2] process group, …; undefined without such a process. */
+export function procStat(pid: number): string[] | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 let bootMs: number | undefined;
 function bootTimeMs(): number {
   bootMs ??= Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]) * 1000;
@@ -184,8 +190,13 @@ export function leaderAlive(dir: string, pid: number): boolean {
 }
 
 export function groupAlive(pgid: number): boolean {
+  return processExists(-pgid);
+}
+
+/** Whether kill(target, 0) finds a process (or, negative, a process group); a zombie counts. */
+export function processExists(target: number): boolean {
   try {
-    process.kill(-pgid, 0);
+    process.kill(target, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
@@ -200,7 +211,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function readPid(dir: string): number | undefined {
+export function readPid(dir: string): number | undefined {
   const text = readText(path.join(dir, PID));
   const pid = text === undefined ? NaN : Number.parseInt(text, 10);
   return Number.isFinite(pid) && pid > 1 ? pid : undefined;

@@ -9,6 +9,7 @@ import { localRegions, readLocalConfig, type LocalConfig } from './config.js';
 import { killAllJobs } from './detached-jobs.js';
 import { localBatchStatus } from './batch-status.js';
 import { clusterDir, GONE_MARKER, JOBS_DIR, nodeDir, STOPPED_MARKER, UNREACHABLE_MARKER, unreachableIndexDir, unreachableIndexName } from './paths.js';
+import { nodeStatusOf } from './node-status.js';
 import { LocalRunner } from './runner.js';
 
 
@@ -61,14 +62,7 @@ export class LocalProvider implements Provider {
   }
 
   async query(handle: ClusterHandle): Promise<NodeStatus[]> {
-    return handle.nodes.map((node) => {
-      const dir = this.dirOf(handle, node);
-      if (fs.existsSync(path.join(dir, GONE_MARKER))) return { rank: node.rank, state: 'gone', reason: 'preempted' };
-      if (!fs.existsSync(dir)) return { rank: node.rank, state: 'gone', reason: 'terminated' };
-      if (unreachableNow(dir)) return { rank: node.rank, state: 'gone', reason: 'unreachable' };
-      if (fs.existsSync(path.join(dir, STOPPED_MARKER))) return { rank: node.rank, state: 'stopped' };
-      return { rank: node.rank, state: 'up' };
-    });
+    return handle.nodes.map((node) => nodeStatusOf(this.dirOf(handle, node), node.rank));
   }
 
   async batchStatus(jobs: WatchedJob[]): Promise<WatchedJobReport[]> {
@@ -143,15 +137,6 @@ export class LocalProvider implements Provider {
 
   private dirOf(handle: ClusterHandle, node: NodeHandle): string {
     return node.data.dir ?? nodeDir(this.opts.home, handle.clusterName, node.rank);
-  }
-}
-
-function unreachableNow(dir: string): boolean {
-  if (!fs.existsSync(path.join(dir, UNREACHABLE_MARKER))) return false;
-  try {
-    return Date.parse(fs.readFileSync(path.join(dir, UNREACHABLE_MARKER), 'utf8')) > Date.now();
-  } catch {
-    return false;
   }
 }
 
