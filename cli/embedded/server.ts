@@ -176,11 +176,24 @@ async function startServer(home: string, record: EmbeddedRecord, log: (line: str
   while (Date.now() < deadline) {
     if (await portAnswers(HOST, record.port)) return;
     if (ownServerPid(home) !== pid) {
-      throw new UserError(`the Temporal dev server exited at start-up; see ${logFile(home, SERVER)}`);
+      const why = lastLogLine(logFile(home, SERVER));
+      throw new UserError(`the Temporal dev server exited at start-up${why ? `: ${why}` : ''}; see ${logFile(home, SERVER)}`);
     }
     await sleep(50);
   }
   throw new UserError(`the Temporal dev server did not answer on ${u.address} within 60 s; see ${logFile(home, SERVER)}`);
+}
+
+/** The server's own last word, usually why it stopped (a port taken meanwhile, a locked database). */
+function lastLogLine(file: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').slice(-4096);
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  return line && line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 export async function stopEmbedded(home: string): Promise<{ worker?: number; server?: number }> {

@@ -18,10 +18,15 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * A gRPC port whose UI (+1000) and codec (+2000) neighbours are free too, all below the
+ * kernel's ephemeral range (32768+): a port found free there can be taken as the source port
+ * of any outgoing connection before the server binds it, which once failed a CI run.
+ */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    if ((await portFree(port)) && (await portFree(port + 1000))) return port;
+    const port = 10000 + Math.floor(Math.random() * 20000);
+    if ((await portFree(port)) && (await portFree(port + 1000)) && (await portFree(port + 2000))) return port;
   }
   throw new Error('no free port');
 }
