@@ -10,7 +10,7 @@ import type { ClusterHandle, WorkerRef } from '../core/cluster-state.js';
 import { FAILURE_TYPES } from '../core/failures.js';
 import { Gang } from '../core/gang.js';
 import { TASK_QUEUE } from '../core/names.js';
-import { PhaseTracker, watchEntryId, watcherWorkflowId, type PhaseReport, type WatchEntry, type WatchScope } from '../core/phase-watch.js';
+import { PhaseTracker, watchEntryId, watcherWorkflowId, type PhaseEvent, type PhaseReport, type WatchEntry, type WatchScope } from '../core/phase-watch.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import type { CommandRunner, DetachedJobState, Provider } from '../providers/types.js';
 import { phaseUpdateSignal, unwatchPhaseSignal, watchChangesQuery, watchPhaseSignal, type WatchChanges } from '../workflows/job-watcher-messages.js';
@@ -186,12 +186,14 @@ export function createPhaseWatchActivities(ctx: ProviderContext) {
     const now = Date.now();
     // A scope that cannot be asked at all counts as every node unreachable: the grace decides.
     const reports: PhaseReport[] = await p
-      .batchStatus(live.map((t) => ({ handle: t.entry.handle, key: t.entry.key, ranks: t.entry.ranks })))
+      // An entry is the request itself: the same object each round lets a provider keep what it worked out.
+      .batchStatus(live.map((t) => t.entry))
       .catch(() => live.map((t) => unreachable(t.entry)));
-    const changed = live.flatMap((t, i) => {
-      const events = t.next(reports[i] ?? unreachable(t.entry), now);
-      return events.length > 0 ? [{ tracker: t, events }] : [];
-    });
+    const changed: { tracker: PhaseTracker; events: readonly PhaseEvent[] }[] = [];
+    for (let i = 0; i < live.length; i++) {
+      const events = live[i]!.next(reports[i] ?? unreachable(live[i]!.entry), now);
+      if (events.length > 0) changed.push({ tracker: live[i]!, events });
+    }
     await inBatches(changed, SIGNAL_CONCURRENCY, async ({ tracker, events }) => {
       const { entry } = tracker;
       // What a vanished wrapper left behind in its process group goes too.

@@ -10,6 +10,10 @@
 // Each local job is three processes (the wrapper, the script's shell, its command): 10,000
 // jobs need more than Linux's default pid_max of 32768. Run as root, the bench raises it for
 // the run (and says so) and puts it back afterwards.
+//
+// SCALE_CPU_PROFILE=<dir> runs the worker under `node --cpu-prof` (written to <dir> when it
+// stops) and prints the idle window's bounds for bench/profile-summary.mjs.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { benchClient, benchEnv, median, procStats, sleep } from './support.mjs';
@@ -17,6 +21,7 @@ import { benchClient, benchEnv, median, procStats, sleep } from './support.mjs';
 const total = Number(process.argv[2] ?? 1000);
 const regionCount = Number(process.argv[3] ?? 4);
 const PREEMPTIONS = Math.min(100, total);
+const profileDir = process.env.SCALE_CPU_PROFILE;
 const regions = Array.from({ length: regionCount }, (_, i) => `region-${String.fromCharCode(97 + i)}`);
 const b = benchEnv(`local:\n  regions: [${regions.join(', ')}]\n`);
 process.env.PETREL_HOME = b.home;
@@ -46,7 +51,8 @@ let client;
 try {
   b.petrel('server', 'start');
   client = await benchClient(b);
-  const worker = Number(fs.readFileSync(path.join(b.home, 'run', 'worker.pid'), 'utf8'));
+  let worker = Number(fs.readFileSync(path.join(b.home, 'run', 'worker.pid'), 'utf8'));
+  if (profileDir) worker = await profiledWorker(worker);
   const server = Number(fs.readFileSync(path.join(b.home, 'run', 'temporal-server.pid'), 'utf8'));
   const base = managedJobInput(b.home, taskFromCommand('sleep 3600'), 'bench', {});
   // Round-robin over the regions (as --infra local/<region> pins), so every region is a scope with its watchers.
@@ -77,6 +83,7 @@ try {
   const w0 = performance.now();
   await sleep(60_000);
   const [wz, sz] = [procStats(worker), procStats(server)];
+  if (profileDir) console.log(`profile idle window: ${monotonicUs(w0)} ${monotonicUs(performance.now())} (monotonic µs)`);
   const secs = (performance.now() - w0) / 1000;
   const cpu = (a, z) => (((z.cpuSeconds - a.cpuSeconds) / secs) * 100).toFixed(1);
   console.log(`idle, ${total} jobs running: worker RSS ${wz.rssMiB.toFixed(0)} MiB, CPU ${cpu(wa, wz)}% of one core (targets < 2048 MiB, < 10%)`);
@@ -118,8 +125,48 @@ try {
 } finally {
   // Cleanup: stop the worker and server first, so nothing recovers what we tear down.
   await client?.connection.close();
+  if (profileDir) await stopProfiledWorker();
   await cleanup();
   if (pidMax < pidsNeeded) fs.writeFileSync('/proc/sys/kernel/pid_max', String(pidMax));
+}
+
+/** The worker `server start` started, replaced by one under the V8 sampling profiler. */
+async function profiledWorker(started) {
+  process.kill(started, 'SIGTERM');
+  while (alive(started)) await sleep(100);
+  fs.mkdirSync(profileDir, { recursive: true });
+  const out = fs.openSync(path.join(b.home, 'logs', 'worker.log'), 'a');
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=2000', path.join(import.meta.dirname, '..', 'dist', 'workers', 'main.js')], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...b.env, TEMPORAL_ADDRESS: '', PETREL_SERVER_PORT: String(b.port) },
+  });
+  child.unref();
+  fs.writeFileSync(path.join(b.home, 'run', 'worker.pid'), String(child.pid));
+  console.log(`worker ${child.pid} runs under the CPU profiler (${profileDir})`);
+  return child.pid;
+}
+
+/** SIGTERM, then as long as it takes to write the profile. */
+async function stopProfiledWorker() {
+  const pid = Number(fs.readFileSync(path.join(b.home, 'run', 'worker.pid'), 'utf8'));
+  if (!alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 1200 && alive(pid); i++) await sleep(100);
+}
+
+/** Running, not a zombie: the worker `server start` left behind is PID 1's child, which may never reap it. */
+function alive(pid) {
+  try {
+    return !/^\S+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** performance.now() in this process as CLOCK_MONOTONIC µs, the clock V8's profiles are stamped with. */
+function monotonicUs(perfNow) {
+  return Math.round(Number(process.hrtime.bigint() / 1000n) - (performance.now() - perfNow) * 1000);
 }
 
 async function cleanup() {

@@ -24,6 +24,10 @@ const VERIFY_ORPHAN_MS = 5_000;
 
 interface KnownWrapper {
   pid: number;
+  /** the job's directory, where its wrapper's pid and state are */
+  dir: string;
+  /** the last pass that asked about it: a job nobody watches any more is forgotten */
+  askedAt: number;
   verifyAt: number;
   ownChild: boolean;
 }
@@ -31,47 +35,102 @@ interface KnownWrapper {
 /** Per node directory and key; dropped when the job is seen ended. Shared by every watcher of this worker. */
 const wrappers = new Map<string, KnownWrapper>();
 
-export function localBatchStatus(home: string, jobs: WatchedJob[], now = Date.now()): WatchedJobReport[] {
-  const unreachable = unreachableUntil(home, now);
-  return jobs.map((job) => {
-    const nodes: NodeStatus[] = [];
-    const states: DetachedJobState[] = [];
-    for (const rank of job.ranks) {
-      const node = job.handle.nodes.find((n) => n.rank === rank);
-      const dir = node?.data.dir ?? nodeDir(home, job.handle.clusterName, rank);
-      if (unreachable.has(unreachableIndexName(job.handle.clusterName, rank))) {
-        nodes.push({ rank, state: 'gone', reason: 'unreachable' });
-        states.push({ state: 'unknown' });
-        continue;
-      }
-      const state = jobState(dir, job.key, now);
-      states.push(state);
-      nodes.push(state.state === 'running' ? { rank, state: 'up' } : nodeStatusOf(dir, rank));
-    }
-    return { nodes, jobs: states };
-  });
+/**
+ * What a pass needs of a watched job, worked out once: watchers hand in the same objects
+ * every second, and at ten thousand jobs any per-job string or array built per pass shows.
+ */
+interface JobPlan {
+  ranks: { rank: number; dir: string; wrapperId: string; unreachableName: string }[];
+  /** the report while every node is up and every wrapper lives: the same object each pass */
+  running: WatchedJobReport;
 }
 
-function jobState(nodeDirectory: string, key: string, now: number): DetachedJobState {
-  // Plain concatenation: path.join per job per second adds up at ten thousand jobs.
-  const id = `${nodeDirectory}\0${key}`;
-  const known = wrappers.get(id);
-  if (known && processExists(known.pid)) {
-    if (now < known.verifyAt) return { state: 'running' };
-    const dir = jobDir(path.join(nodeDirectory, JOBS_DIR), key);
-    if (leaderAlive(dir, known.pid)) {
-      known.verifyAt = nextVerification(now, known.ownChild);
-      return { state: 'running' };
-    }
+const plans = new WeakMap<WatchedJob, JobPlan>();
+
+function planOf(home: string, job: WatchedJob): JobPlan {
+  let plan = plans.get(job);
+  if (!plan) {
+    plan = {
+      ranks: job.ranks.map((rank) => {
+        const dir = job.handle.nodes.find((n) => n.rank === rank)?.data.dir ?? nodeDir(home, job.handle.clusterName, rank);
+        return { rank, dir, wrapperId: `${dir}\0${job.key}`, unreachableName: unreachableIndexName(job.handle.clusterName, rank) };
+      }),
+      running: Object.freeze({
+        nodes: Object.freeze(job.ranks.map((rank) => Object.freeze({ rank, state: 'up' as const }))) as NodeStatus[],
+        jobs: Object.freeze(job.ranks.map(() => RUNNING)) as DetachedJobState[],
+      }),
+    };
+    plans.set(job, plan);
   }
-  wrappers.delete(id);
+  return plan;
+}
+
+const RUNNING: DetachedJobState = Object.freeze({ state: 'running' });
+
+/** Wrappers no pass asked about for this long are forgotten (their job was unwatched). */
+const FORGET_AFTER_MS = 120_000;
+let forgottenAt = 0;
+
+export function localBatchStatus(home: string, jobs: WatchedJob[], now = Date.now()): WatchedJobReport[] {
+  if (now - forgottenAt > FORGET_AFTER_MS) {
+    for (const [id, w] of wrappers) if (now - w.askedAt > FORGET_AFTER_MS) wrappers.delete(id);
+    forgottenAt = now;
+  }
+  const unreachable = unreachableUntil(home, now);
+  const reports = new Array<WatchedJobReport>(jobs.length);
+  for (let j = 0; j < jobs.length; j++) {
+    const job = jobs[j]!;
+    const plan = planOf(home, job);
+    let allRunning = true;
+    for (const r of plan.ranks) {
+      if ((unreachable.size > 0 && unreachable.has(r.unreachableName)) || !stillRunning(r.wrapperId, now)) {
+        allRunning = false;
+        break;
+      }
+    }
+    reports[j] = allRunning ? plan.running : slowReport(plan, job.key, unreachable, now);
+  }
+  return reports;
+}
+
+/** A job some node of which is unreachable, or whose wrapper is not known to live: looked at closely. */
+function slowReport(plan: JobPlan, key: string, unreachable: Set<string>, now: number): WatchedJobReport {
+  const nodes: NodeStatus[] = [];
+  const states: DetachedJobState[] = [];
+  for (const r of plan.ranks) {
+    if (unreachable.has(r.unreachableName)) {
+      nodes.push({ rank: r.rank, state: 'gone', reason: 'unreachable' });
+      states.push({ state: 'unknown' });
+      continue;
+    }
+    const state = stillRunning(r.wrapperId, now) ? RUNNING : jobState(r.dir, r.wrapperId, key, now);
+    states.push(state);
+    nodes.push(state.state === 'running' ? { rank: r.rank, state: 'up' } : nodeStatusOf(r.dir, r.rank));
+  }
+  return { nodes, jobs: states };
+}
+
+/** The known wrapper lives (re-verified against /proc when due); false says: look at its files. */
+function stillRunning(wrapperId: string, now: number): boolean {
+  const known = wrappers.get(wrapperId);
+  if (!known || !processExists(known.pid)) return false;
+  known.askedAt = now;
+  if (now < known.verifyAt) return true;
+  if (!leaderAlive(known.dir, known.pid)) return false;
+  known.verifyAt = nextVerification(now, known.ownChild);
+  return true;
+}
+
+function jobState(nodeDirectory: string, wrapperId: string, key: string, now: number): DetachedJobState {
+  wrappers.delete(wrapperId);
   const jobs = path.join(nodeDirectory, JOBS_DIR);
   const state = detachedJobState(jobs, key);
   if (state.state === 'running') {
-    const pid = readPid(jobDir(jobs, key));
+    const dir = jobDir(jobs, key);
+    const pid = readPid(dir);
     if (pid !== undefined) {
       const ownChild = Number(procStat(pid)?.[1]) === process.pid;
-      wrappers.set(id, { pid, ownChild, verifyAt: nextVerification(now, ownChild) });
+      wrappers.set(wrapperId, { pid, dir, ownChild, askedAt: now, verifyAt: nextVerification(now, ownChild) });
     }
   }
   return state;
