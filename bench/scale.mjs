@@ -79,14 +79,15 @@ try {
   console.log(`all ${total} running ${s(performance.now() - t0)} after the first submission`);
 
   await sleep(30_000); // let start-up work (history writes, cache churn) drain
-  const [wa, sa] = [procStats(worker), procStats(server)];
+  const [wa, sa, ta] = [procStats(worker), procStats(server), threadTicks(worker)];
   const w0 = performance.now();
   await sleep(60_000);
-  const [wz, sz] = [procStats(worker), procStats(server)];
+  const [wz, sz, tz] = [procStats(worker), procStats(server), threadTicks(worker)];
   if (profileDir) console.log(`profile idle window: ${monotonicUs(w0)} ${monotonicUs(performance.now())} (monotonic µs)`);
   const secs = (performance.now() - w0) / 1000;
   const cpu = (a, z) => (((z.cpuSeconds - a.cpuSeconds) / secs) * 100).toFixed(1);
   console.log(`idle, ${total} jobs running: worker RSS ${wz.rssMiB.toFixed(0)} MiB, CPU ${cpu(wa, wz)}% of one core (targets < 2048 MiB, < 10%)`);
+  console.log(`  worker threads: ${threadShares(ta, tz, secs)}`);
   console.log(`idle, ${total} jobs running: Temporal server RSS ${sz.rssMiB.toFixed(0)} MiB, CPU ${cpu(sa, sz)}% of one core`);
   const watchers = await count(`WorkflowType = 'jobWatcherWorkflow' AND ExecutionStatus = 'Running'`);
   console.log(`watchers: ${watchers} workflows (one long activity each) for ${total} jobs in ${regionCount} regions`);
@@ -110,7 +111,8 @@ try {
     const n = await count(`PetrelKind = 'job' AND PetrelStatus = 'RUNNING' AND PetrelRecoveries = 1`);
     if (n >= PREEMPTIONS) break;
     if (performance.now() - waitStart > 20 * 60_000) throw new Error(`${PREEMPTIONS - n} preempted jobs not RUNNING again after 20 min`);
-    await sleep(500);
+    // Each count scans the visibility rows on the server being measured: not too often.
+    await sleep(3000);
   }
   const detect = [];
   const recover = [];
@@ -122,12 +124,52 @@ try {
   }
   console.log(`${PREEMPTIONS} preemptions under load: detected in ${spread(detect)} (target p99 < 5 s)`);
   console.log(`${PREEMPTIONS} preemptions under load: RUNNING again in ${spread(recover)}`);
+  const slowest = victims[detect.indexOf(Math.max(...detect))];
+  console.log(`  the slowest detection, job ${slowest}'s history from its preemption on:`);
+  for (const line of await timeline(`job/${slowest}`, hit.get(slowest))) console.log(`    ${line}`);
 } finally {
   // Cleanup: stop the worker and server first, so nothing recovers what we tear down.
   await client?.connection.close();
   if (profileDir) await stopProfiledWorker();
   await cleanup();
   if (pidMax < pidsNeeded) fs.writeFileSync('/proc/sys/kernel/pid_max', String(pidMax));
+}
+
+/** CPU ticks per thread name (Node's main thread, V8 and libuv workers, the SDK's Rust runtime). */
+function threadTicks(pid) {
+  const out = new Map();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+function threadShares(before, after, secs) {
+  const byName = new Map();
+  for (const [tid, { name, ticks }] of after) byName.set(name, (byName.get(name) ?? 0) + ticks - (before.get(tid)?.ticks ?? 0));
+  return [...byName]
+    .filter(([, ticks]) => ticks > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ticks]) => `${name} ${((ticks / 100 / secs) * 100).toFixed(1)}%`)
+    .join(', ');
+}
+
+/** A workflow's events from `fromMs` on, as offsets: where the time between a preemption and its detection went. */
+async function timeline(workflowId, fromMs) {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const { EventType } = (await import('@temporalio/proto')).default.temporal.api.enums.v1;
+  return history.events
+    .map((e) => ({ at: Number(e.eventTime.seconds) * 1000 + Math.round(e.eventTime.nanos / 1e6) - fromMs, type: EventType[e.eventType] }))
+    .filter((e) => e.at >= -1000)
+    .slice(0, 30)
+    .map((e) => `${(e.at / 1000).toFixed(2).padStart(7)} s  ${String(e.type).replace('EVENT_TYPE_', '')}`);
 }
 
 /** The worker `server start` started, replaced by one under the V8 sampling profiler. */

@@ -1,25 +1,23 @@
 // Batched status for local nodes: every watched job of a region in one pass, cheap enough to
 // repeat every second for ten thousand jobs. A running job's wrapper is alive, and everything
-// that ends a job (its exit, a preemption, a stop, a teardown) ends the wrapper, so the pass
-// costs one kill(pid, 0) per job while nothing changes; only jobs whose wrapper is gone are
-// looked at closely. Unreachable nodes (a simulated network blip that kills nothing) are
+// that ends a job (its exit, a preemption, a stop, a teardown) ends the wrapper, so while
+// nothing changes the pass costs a set lookup per job for wrappers this worker started (Node
+// reaps them and says so) and one kill(pid, 0) for those an earlier worker left; only jobs
+// whose wrapper is gone are looked at closely. Unreachable nodes (a simulated network blip that kills nothing) are
 // listed in one directory, read once per pass.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeStatus } from '../../core/cluster-state.js';
 import type { DetachedJobState, WatchedJob, WatchedJobReport } from '../types.js';
-import { detachedJobState, jobDir, leaderAlive, processExists, procStat, readPid } from './detached-jobs.js';
+import { detachedJobState, isRunningChild, jobDir, leaderAlive, processExists, readPid } from './detached-jobs.js';
 import { nodeStatusOf } from './node-status.js';
 import { JOBS_DIR, nodeDir, unreachableIndexDir, unreachableIndexName } from './paths.js';
 
 /**
- * A live wrapper's pid is re-verified against /proc this often: a zombie (an orphan that PID 1
- * has not reaped yet) or a reused pid still answers kill(pid, 0). A wrapper this process
- * started is its child, reaped the moment it ends, so only pid reuse is left to catch there;
- * an orphan (started by a worker that has since died) can linger as a zombie, and PID 1 in some
- * containers never reaps it.
+ * A wrapper an earlier worker started (an orphan now) is re-verified against /proc this often:
+ * a zombie or a reused pid still answers kill(pid, 0), and PID 1 in some containers never
+ * reaps orphans.
  */
-const VERIFY_OWN_CHILD_MS = 30_000;
 const VERIFY_ORPHAN_MS = 5_000;
 
 interface KnownWrapper {
@@ -29,6 +27,7 @@ interface KnownWrapper {
   /** the last pass that asked about it: a job nobody watches any more is forgotten */
   askedAt: number;
   verifyAt: number;
+  /** started by this process: running exactly while Node has not reported its exit */
   ownChild: boolean;
 }
 
@@ -113,11 +112,16 @@ function slowReport(plan: JobPlan, key: string, unreachable: Set<string>, now: n
 /** The known wrapper lives (re-verified against /proc when due); false says: look at its files. */
 function stillRunning(wrapperId: string, now: number): boolean {
   const known = wrappers.get(wrapperId);
-  if (!known || !processExists(known.pid)) return false;
+  if (!known) return false;
+  if (known.ownChild) {
+    known.askedAt = now;
+    return isRunningChild(known.pid);
+  }
+  if (!processExists(known.pid)) return false;
   known.askedAt = now;
   if (now < known.verifyAt) return true;
   if (!leaderAlive(known.dir, known.pid)) return false;
-  known.verifyAt = nextVerification(now, known.ownChild);
+  known.verifyAt = nextVerification(now);
   return true;
 }
 
@@ -129,16 +133,16 @@ function jobState(nodeDirectory: string, wrapperId: string, key: string, now: nu
     const dir = jobDir(jobs, key);
     const pid = readPid(dir);
     if (pid !== undefined) {
-      const ownChild = Number(procStat(pid)?.[1]) === process.pid;
-      wrappers.set(wrapperId, { pid, dir, ownChild, askedAt: now, verifyAt: nextVerification(now, ownChild) });
+      const ownChild = isRunningChild(pid);
+      wrappers.set(wrapperId, { pid, dir, ownChild, askedAt: now, verifyAt: nextVerification(now) });
     }
   }
   return state;
 }
 
 /** Spread over the interval, so ten thousand jobs started together are not all verified in one pass. */
-function nextVerification(now: number, ownChild: boolean): number {
-  return now + (ownChild ? VERIFY_OWN_CHILD_MS : VERIFY_ORPHAN_MS) * (0.5 + Math.random() / 2);
+function nextVerification(now: number): number {
+  return now + VERIFY_ORPHAN_MS * (0.5 + Math.random() / 2);
 }
 
 /** Nodes that do not answer right now, by index name. */

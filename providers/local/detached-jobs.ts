@@ -59,11 +59,28 @@ export async function startDetachedJob(
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: nodeHome, ...spec.env },
     });
     child.on('error', () => undefined);
+    const pid = child.pid;
+    if (pid !== undefined) {
+      runningChildren.add(pid);
+      child.once('exit', () => runningChildren.delete(pid));
+    }
     child.unref();
   } finally {
     fs.closeSync(log);
   }
   return { alreadyStarted: false };
+}
+
+/**
+ * Wrappers this process started that have not exited. Node reaps its children and says so,
+ * so while one is in here it runs, and its pid cannot have been reused: no system call is
+ * needed to know, which matters when ten thousand are asked about every second.
+ */
+const runningChildren = new Set<number>();
+
+/** Whether `pid` is a wrapper this process started and that still runs. */
+export function isRunningChild(pid: number): boolean {
+  return runningChildren.has(pid);
 }
 
 export function detachedJobState(jobsRoot: string, key: string): DetachedJobState {
@@ -162,7 +179,7 @@ function ownGroup(dir: string): number | undefined {
 }
 
 /** /proc/<pid>/stat after the command name: [0] state, [1] parent pid, [2] process group, …; undefined without such a process. */
-export function procStat(pid: number): string[] | undefined {
+function procStat(pid: number): string[] | undefined {
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
