@@ -3,8 +3,8 @@
 // that ends a job (its exit, a preemption, a stop, a teardown) ends the wrapper, so while
 // nothing changes the pass costs a set lookup per job for wrappers this worker started (Node
 // reaps them and says so) and one kill(pid, 0) for those an earlier worker left; only jobs
-// whose wrapper is gone are looked at closely. Unreachable nodes (a simulated network blip that kills nothing) are
-// listed in one directory, read once per pass.
+// whose wrapper is gone are looked at closely. Unreachable nodes (a simulated network blip
+// that kills nothing) are listed in one directory, read once per pass.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NodeStatus } from '../../core/cluster-state.js';
