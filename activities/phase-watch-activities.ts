@@ -25,6 +25,8 @@ import { workerIdentity } from './worker-identity.js';
 const QUICK_END_MS = 3_000;
 /** How often a watcher asks its provider about every phase of its scope. */
 export const WATCH_POLL_MS = 1_000;
+/** The least pause between rounds, however long the last one took. */
+const MIN_PAUSE_MS = 200;
 /**
  * How often a watcher reads the changes to its set from its workflow. Phases started and
  * finished by this worker process reach its watchers at once (see liveWatchers); this read
@@ -169,7 +171,9 @@ export function createPhaseWatchActivities(ctx: ProviderContext) {
         } else emptySince = undefined;
         await withHeartbeats(() => watchOnce(p, client, req.watcherId, trackers));
         activity.heartbeat();
-        await activity.sleep(WATCH_POLL_MS);
+        // A round slowed by its signals (a busy server, a zone-wide preemption) is not followed
+        // by a whole period more: news waits at most about one period either way.
+        await activity.sleep(Math.max(MIN_PAUSE_MS, WATCH_POLL_MS - (Date.now() - now)));
       }
     }
 

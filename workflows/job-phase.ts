@@ -111,8 +111,10 @@ async function watchedPhase(req: RunOnNodesRequest, summary: string, inbox: Phas
           gang.ended(event.index, event.exitCode);
           continue;
         }
+        // Workflow time of the task that took the news: when the attempt ended, before the cleanup below.
+        const lostAt = new Date().toISOString();
         const { archivedBy } = await finish(TEARDOWN, 'SIGKILL');
-        throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: event.message, nonRetryable: true, details: [event.nodes, archivedBy] });
+        throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: event.message, nonRetryable: true, details: [event.nodes, archivedBy, lostAt] });
       }
       const stop = gang.takeNodesToStop().map((i) => req.ranks[i]!);
       if (stop.length > 0) {

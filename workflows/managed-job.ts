@@ -194,6 +194,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     } catch (err) {
       if (failureType(err) !== FAILURE_TYPES.preempted) throw err;
       recordLogWorker(attempt, 'run', failureDetail<WorkerRef>(err, 1));
+      // A watched phase says when its workflow learned of the loss; the old per-job activity did not.
+      attempt.endedAt ??= failureDetail<string>(err, 2);
       view.recoveries++;
       await teardownLive('preempted', errorMessage(err));
       return { avoid: attempt };
