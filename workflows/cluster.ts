@@ -22,10 +22,7 @@ import { errorMessage, failureDetail, failureType } from './failure-info.js';
 import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
 import { runToCompletion } from './uninterruptible.js';
 import { clusterSearchAttributes } from './search-attributes.js';
-
-function nowIso(): string {
-  return new Date(Date.now()).toISOString();
-}
+import { nowIso } from './workflow-time.js';
 
 export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: ClusterCarriedState): Promise<ClusterView> {
   const view: ClusterView = carried?.view ?? {

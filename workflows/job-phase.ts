@@ -13,6 +13,7 @@ import { jobEnvForNode } from '../core/job-env.js';
 import type { PhaseEvent } from '../core/phase-watch.js';
 import { activities, LONG, SHORT, TEARDOWN } from './activity-options.js';
 import { phaseUpdateSignal } from './job-watcher-messages.js';
+import { nowIso } from './workflow-time.js';
 
 export interface PhaseRequest {
   handle: ClusterHandle;
@@ -112,7 +113,7 @@ async function watchedPhase(req: RunOnNodesRequest, summary: string, inbox: Phas
           continue;
         }
         // Workflow time of the task that took the news: when the attempt ended, before the cleanup below.
-        const lostAt = new Date().toISOString();
+        const lostAt = nowIso();
         const { archivedBy } = await finish(TEARDOWN, 'SIGKILL');
         throw ApplicationFailure.create({ type: FAILURE_TYPES.preempted, message: event.message, nonRetryable: true, details: [event.nodes, archivedBy, lostAt] });
       }

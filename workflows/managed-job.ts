@@ -16,16 +16,13 @@ import { runToCompletion } from './uninterruptible.js';
 import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
 import { jobSearchAttributes } from './search-attributes.js';
+import { nowIso } from './workflow-time.js';
 
 /** Full passes over every placement before a launch gives up (without --retry-until-up). */
 const MAX_PASSES = 3;
 
 /** Thrown inside the workflow when the job reached a terminal status on purpose. */
 class JobEnded extends Error {}
-
-function nowIso(): string {
-  return new Date(Date.now()).toISOString();
-}
 
 export async function managedJobWorkflow(input: ManagedJobInput): Promise<ManagedJobView> {
   const view: ManagedJobView = {

@@ -113,12 +113,9 @@ function slowReport(plan: JobPlan, key: string, unreachable: Set<string>, now: n
 function stillRunning(wrapperId: string, now: number): boolean {
   const known = wrappers.get(wrapperId);
   if (!known) return false;
-  if (known.ownChild) {
-    known.askedAt = now;
-    return isRunningChild(known.pid);
-  }
-  if (!processExists(known.pid)) return false;
   known.askedAt = now;
+  if (known.ownChild) return isRunningChild(known.pid);
+  if (!processExists(known.pid)) return false;
   if (now < known.verifyAt) return true;
   if (!leaderAlive(known.dir, known.pid)) return false;
   known.verifyAt = nextVerification(now);
