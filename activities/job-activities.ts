@@ -7,19 +7,18 @@ import { mapProviderErrors } from './failures.js';
 import { endedWorkflows } from './host-leases.js';
 
 export function createJobActivities(ctx: ProviderContext) {
-  /** Every (candidate, region) pair in preference order: candidates first, then regions. */
+  /** Every (candidate, region, zone) in preference order: candidates first, then regions, then zones. */
   async function planPlacements(candidates: ResourceRequest[]): Promise<PlacementCandidate[]> {
     return mapProviderErrors(async () => {
       const out: PlacementCandidate[] = [];
       for (const [i, c] of candidates.entries()) {
         const cloud = c.cloud ?? 'local';
         const provider = getProvider(cloud, ctx);
-        if (c.region) {
-          out.push({ cloud, region: c.region, zone: c.zone, candidate: i });
-          continue;
+        const regions = c.region ? [c.region] : provider.regions ? await provider.regions() : [undefined];
+        for (const region of regions) {
+          const zones = c.zone ? [c.zone] : provider.zones ? await provider.zones(region) : [undefined];
+          for (const zone of zones) out.push({ cloud, region, ...(zone ? { zone } : {}), candidate: i });
         }
-        const regions = provider.regions ? await provider.regions() : [undefined];
-        for (const region of regions) out.push({ cloud, region, candidate: i });
       }
       return out;
     });

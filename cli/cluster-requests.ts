@@ -48,6 +48,8 @@ export function clusterInput(
     numNodes: task.numNodes,
     useSpot: r.useSpot,
     accelerators: r.accelerators,
+    ...(r.cpus ? { cpus: r.cpus } : {}),
+    ...(r.memoryGb ? { memoryGb: r.memoryGb } : {}),
     resourcesSummary: describeResources(r, task.numNodes),
     autostop,
     user: currentUser(),

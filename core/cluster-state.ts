@@ -68,4 +68,6 @@ export interface NodeStatus {
   rank: number;
   state: NodeState;
   reason?: GoneReason;
+  /** what the infrastructure says happened, for the user (e.g. "Slurm job 12: a node of the allocation failed") */
+  detail?: string;
 }

@@ -87,7 +87,7 @@ export class PhaseTracker {
     });
     if (gone.length > 0) {
       this.lossTold = true;
-      events.push({ kind: 'nodeLost', nodes: gone, message: `node ${ranks(gone)} is gone (${gone[0]!.reason ?? 'unknown reason'})` });
+      events.push({ kind: 'nodeLost', nodes: gone, message: `node ${ranks(gone)} is gone (${gone[0]!.reason ?? 'unknown reason'}${gone[0]!.detail ? `: ${gone[0]!.detail}` : ''})` });
       return events;
     }
     if (silent.length === 0) {

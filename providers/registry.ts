@@ -1,5 +1,6 @@
 // The one place that lists providers: adding one is a folder plus a line here.
 import { LocalProvider } from './local/index.js';
+import { SlurmProvider } from './slurm/index.js';
 import { SshProvider } from './ssh/index.js';
 import type { Provider } from './types.js';
 import { INFRA_NAMES, type InfraName } from '../core/names.js';
@@ -13,6 +14,7 @@ export interface ProviderContext {
 const FACTORIES: Record<InfraName, (ctx: ProviderContext) => Provider> = {
   local: (ctx) => new LocalProvider({ home: ctx.home }),
   ssh: (ctx) => new SshProvider({ home: ctx.home }),
+  slurm: (ctx) => new SlurmProvider({ home: ctx.home }),
 };
 
 export function getProvider(name: string, ctx: ProviderContext): Provider {

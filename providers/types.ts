@@ -3,6 +3,7 @@
 
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../core/cluster-state.js';
 import type { CapacityScope, FailureKind } from '../core/failures.js';
+import type { Quantity } from '../core/task.js';
 import type { CheckResult } from '../core/worker-ops.js';
 
 export interface ProvisionRequest {
@@ -12,6 +13,9 @@ export interface ProvisionRequest {
   zone?: string;
   useSpot: boolean;
   accelerators?: Record<string, number>;
+  /** per node, where the infra allocates them (Slurm, Kubernetes); clouds pick instance types by them */
+  cpus?: Quantity;
+  memoryGb?: Quantity;
   /** stable across retries of the same logical request, so nothing is created twice */
   idempotencyKey: string;
   /** for infra of fixed hosts: the hosts leased to this cluster (see leasableHosts) */
@@ -25,6 +29,11 @@ export interface Provider {
   check(): Promise<CheckResult>;
   /** Regions this provider can place clusters in (for the optimizer); absent = one default. */
   regions?(): Promise<string[]>;
+  /**
+   * The zones of a region the optimizer may place a cluster in, in preference order (Slurm:
+   * the partitions). Absent = none named: the provider picks.
+   */
+  zones?(region: string | undefined): Promise<Array<string | undefined>>;
   /**
    * For infra made of fixed hosts (SSH node pools): the hosts of a region that answer now, in
    * preference order. Clusters then lease hosts from a pool workflow, so no host is given to

@@ -1,4 +1,5 @@
 // Messages and views of the cluster workflow, shared by the workflow, the worker and the CLI.
+import type { Quantity } from '../core/task.js';
 import type { ClusterHandle, ClusterJobStatus, ClusterStatus, WorkerRef } from '../core/cluster-state.js';
 
 export interface ClusterWorkflowInput {
@@ -9,6 +10,8 @@ export interface ClusterWorkflowInput {
   numNodes: number;
   useSpot: boolean;
   accelerators?: Record<string, number>;
+  cpus?: Quantity;
+  memoryGb?: Quantity;
   /** one-line description for listings: "local, 2x node, A100:1" */
   resourcesSummary: string;
   autostop?: { idleMinutes: number; down: boolean };

@@ -202,6 +202,8 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
             zone: input.zone,
             useSpot: input.useSpot,
             accelerators: input.accelerators,
+            cpus: input.cpus,
+            memoryGb: input.memoryGb,
             idempotencyKey: workflowInfo().workflowId,
           }),
         () => undefined,

@@ -113,6 +113,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
             zone: placement.zone,
             useSpot: candidate.useSpot,
             accelerators: candidate.accelerators,
+            cpus: candidate.cpus,
+            memoryGb: candidate.memoryGb,
             idempotencyKey: `job/${input.jobId}/${attempt.attempt}`,
           }),
         () => setStatus('CANCELLING'),
