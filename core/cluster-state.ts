@@ -30,6 +30,8 @@ export interface ClusterHandle {
   clusterName: string;
   region?: string;
   zone?: string;
+  /** what the infrastructure calls this cluster, for listings (e.g. "Slurm job 12") */
+  label?: string;
   nodes: NodeHandle[];
   /**
    * The worker that provisioned the cluster, set by the provisionCluster activity (never by a

@@ -8,6 +8,7 @@ import {
   isCancellation,
   patched,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -211,6 +212,8 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
       );
       view.region = handle.region;
       setStatus('UP');
+      // `petrel status` lists clusters from visibility alone: where exactly, and the infra's name for it
+      if (patched('placement-memo')) upsertMemo({ zone: handle.zone ?? null, label: handle.label ?? null });
     }
     for (;;) {
       if (downRequested) break;

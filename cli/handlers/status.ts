@@ -10,6 +10,10 @@ interface ClusterRow {
   name: string;
   infra: string;
   region: string | null;
+  /** the zone (Slurm: partition), once provisioned */
+  zone: string | null;
+  /** the infrastructure's name for the cluster, once provisioned (e.g. "Slurm job 12") */
+  label: string | null;
   resources: string;
   status: string;
   autostop: string;
@@ -27,11 +31,13 @@ export async function status(ctx: CliContext, names: string[], flags: { json?: b
   const rows: ClusterRow[] = [];
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const get = (name: string) => attribute(wf, name) ?? null;
-    const memo = (wf.memo ?? {}) as { resources?: string; autostop?: { idleMinutes: number; down: boolean } | null };
+    const memo = (wf.memo ?? {}) as { resources?: string; autostop?: { idleMinutes: number; down: boolean } | null; zone?: string | null; label?: string | null };
     rows.push({
       name: get('PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, ''),
       infra: get('PetrelInfra') ?? '-',
       region: get('PetrelRegion'),
+      zone: memo.zone ?? null,
+      label: memo.label ?? null,
       resources: memo.resources ?? '-',
       status: get('PetrelStatus') ?? 'INIT',
       autostop: memo.autostop ? `${memo.autostop.idleMinutes}m${memo.autostop.down ? ' (down)' : ''}` : '-',
@@ -60,7 +66,7 @@ export async function status(ctx: CliContext, names: string[], flags: { json?: b
       rows.map((r) => [
         r.name,
         ...(withUser ? [r.user ?? '-'] : []),
-        r.infra + (r.region ? `/${r.region}` : ''),
+        [r.infra, r.region, r.region && r.zone].filter(Boolean).join('/') + (r.label ? ` (${r.label})` : ''),
         r.resources,
         r.status,
         r.autostop,

@@ -3,6 +3,7 @@
 // builds the sbatch command, reads squeue's answers and turns Slurm's words (states, pending
 // reasons, submission errors) into Petrel's.
 import type { GoneReason } from '../../core/cluster-state.js';
+import type { DetachedJobState } from '../types.js';
 import type { Quantity } from '../../core/task.js';
 import type { CapacityScope, FailureKind } from '../../core/failures.js';
 import { shellQuote } from '../shell-quote.js';
@@ -128,6 +129,17 @@ export function goneReason(state: string | undefined, pendingReason?: string): {
     default:
       return { reason: 'terminated', detail: `the allocation ended (${state})` };
   }
+}
+
+/**
+ * Slurm ends an allocation by signalling its steps (TERM, then KILL after KillWait), and the
+ * step's wrapper records the signal's exit code like any other. On an allocation that has
+ * ended, such an exit is the loss itself, not the job failing (or being cancelled), so it is
+ * reported without its code and the watcher counts it as part of the loss. An exit by a code
+ * of the job's own (below 128) stands: the job finished before its nodes went.
+ */
+export function killedWithAllocation(state: DetachedJobState): DetachedJobState {
+  return state.state === 'exited' && state.exitCode >= 128 ? { state: 'lost' } : state;
 }
 
 /**

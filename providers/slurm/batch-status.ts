@@ -7,7 +7,7 @@ import type { NodeHandle, NodeStatus } from '../../core/cluster-state.js';
 import { ProviderError, type DetachedJobState, type WatchedJob, type WatchedJobReport } from '../types.js';
 import { BATCH_STATUS_SCRIPT, parseJobState } from '../ssh/jobs.js';
 import { checkJobKey } from '../ssh/shell.js';
-import { goneReason, isHolding, parseSqueueLine, SQUEUE_FORMAT, type AllocationState } from './allocation.js';
+import { goneReason, isHolding, killedWithAllocation, parseSqueueLine, SQUEUE_FORMAT, type AllocationState } from './allocation.js';
 import type { LoginShell } from './login.js';
 import { JOBS_SUBDIR } from './steps.js';
 
@@ -75,15 +75,19 @@ export async function slurmBatchStatus(jobs: WatchedJob[], loginOf: (node: NodeH
       }
       const { round } = slot;
       const answer = slot.job === undefined ? undefined : round.answers[slot.job];
-      states.push(answer === undefined ? { state: 'unknown' } : parseJobState(answer));
+      const state = answer === undefined ? ({ state: 'unknown' } as const) : parseJobState(answer);
       if (!round.allocations) {
+        states.push(state);
         nodes.push({ rank, state: 'gone', reason: 'unreachable' });
         return;
       }
       const alloc = round.allocations.get(slot.jobId);
-      if (alloc && isHolding(alloc)) nodes.push({ rank, state: 'up' });
-      else {
+      if (alloc && isHolding(alloc)) {
+        states.push(state);
+        nodes.push({ rank, state: 'up' });
+      } else {
         const gone = goneReason(alloc?.state, alloc?.reason);
+        states.push(killedWithAllocation(state));
         nodes.push({ rank, state: 'gone', reason: gone.reason, detail: `Slurm job ${slot.jobId}: ${gone.detail}` });
       }
     });

@@ -184,6 +184,7 @@ export class SlurmProvider implements Provider {
   }
 
   async provision(req: ProvisionRequest): Promise<ClusterHandle> {
+    clusterDirOf(req.clusterName); // a name that could never be a directory of ours fails here
     const cluster = this.clusterConfig(this.config(), req.region);
     if (req.zone && cluster.partitions && !cluster.partitions.includes(req.zone)) {
       throw new ProviderError('config', `partition '${req.zone}' is not among slurm.${cluster.name}.partitions (${cluster.partitions.join(', ')})`);
@@ -198,7 +199,27 @@ export class SlurmProvider implements Provider {
     const home = /^petrel:home (.+)$/m.exec(prep.stdout)?.[1];
     if (!home || !home.startsWith('/')) throw new ProviderError('transient', `${where}: cannot tell the home directory on ${login.label}`);
     const clusterDir = path.posix.join(home, '.petrel/clusters', req.clusterName);
-    let jobId = /^petrel:job (\d+)$/m.exec(prep.stdout)?.[1];
+    try {
+      return await this.allocate(req, cluster, login, where, clusterDir, home, /^petrel:job (\d+)$/m.exec(prep.stdout)?.[1]);
+    } catch (err) {
+      // Refused, or cancelled for want of capacity: nothing of the cluster is left but its dir.
+      // (A transient failure may leave an allocation the retry finds; teardown removes both.)
+      if (err instanceof ProviderError && err.kind !== 'transient') await login.exec(REMOVE_SCRIPT, [clusterDir], { timeoutMs: 60_000 }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Submits the allocation (unless a retried provision found it), waits for it, and settles its nodes. */
+  private async allocate(
+    req: ProvisionRequest,
+    cluster: SlurmClusterConfig,
+    login: LoginShell,
+    where: string,
+    clusterDir: string,
+    home: string,
+    found: string | undefined,
+  ): Promise<ClusterHandle> {
+    let jobId = found;
 
     if (!jobId) {
       const gres = req.accelerators && Object.keys(req.accelerators).length ? await this.gres(login, cluster, req.accelerators, req.zone) : undefined;
@@ -235,7 +256,7 @@ export class SlurmProvider implements Provider {
       data: { ...loginData, slurm_job_id: jobId!, node, dir: `${clusterDir}/node-${rank}` },
       filesystem: `slurm:${cluster.name}:${home}`,
     }));
-    return { provider: this.name, clusterName: req.clusterName, region: cluster.name, ...(req.zone ? { zone: req.zone } : {}), nodes };
+    return { provider: this.name, clusterName: req.clusterName, region: cluster.name, ...(req.zone ? { zone: req.zone } : {}), label: `Slurm job ${jobId}`, nodes };
   }
 
   private loginData(login: SlurmLogin): Record<string, string> {

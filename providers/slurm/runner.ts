@@ -6,6 +6,7 @@ import type { CommandRunner, DetachedJobSpec, DetachedJobState, LogChunk, RunRes
 import { ProviderError } from '../types.js';
 import { parseJobState, STATUS_SCRIPT } from '../ssh/jobs.js';
 import { checkJobKey, exportLine, shellQuote } from '../ssh/shell.js';
+import { isHolding, killedWithAllocation, parseSqueueLine, SQUEUE_FORMAT } from './allocation.js';
 import type { LoginShell } from './login.js';
 import { JOBS_SUBDIR, LAUNCHER, NODE_WRAPPER, SIGNAL_STEP_SCRIPT, START_STEP_SCRIPT } from './steps.js';
 
@@ -23,6 +24,9 @@ export interface SlurmNodeRef {
 const RUN_SCRIPT = 'exec srun --overlap --jobid="$1" --nodelist="$2" --nodes=1 --ntasks=1 --quiet bash -c "$3" </dev/null';
 
 const OP_TIMEOUT_MS = 60_000;
+
+/** $1 = allocation: its squeue line (empty once Slurm has forgotten it). */
+const ALLOCATION_STATE_SCRIPT = `squeue -h -j "$1" -t all -o '${SQUEUE_FORMAT}'`;
 
 /**
  * `sub` under the node's home (relative), or under the user's home (`~/…`: the real home, shared
@@ -87,7 +91,13 @@ export class SlurmRunner implements CommandRunner {
   }
 
   async status(key: string): Promise<DetachedJobState> {
-    return parseJobState(await this.script(`reading the state of job ${key}`, STATUS_SCRIPT, [this.jobDir(key)]));
+    const state = parseJobState(await this.script(`reading the state of job ${key}`, STATUS_SCRIPT, [this.jobDir(key)]));
+    if (state.state !== 'exited' || state.exitCode < 128) return state;
+    // Killed by a signal: by Slurm ending the allocation (a loss), or by a cancel or the job itself.
+    const r = await this.login.exec(ALLOCATION_STATE_SCRIPT, [this.ref.jobId], { timeoutMs: OP_TIMEOUT_MS, quick: true });
+    if (r.exitCode !== 0) return /invalid job id/i.test(r.stderr) ? killedWithAllocation(state) : { state: 'unknown' };
+    const alloc = parseSqueueLine(r.stdout.trim().split('\n')[0] ?? '');
+    return alloc && isHolding(alloc) ? state : killedWithAllocation(state);
   }
 
   async readLog(key: string, offset: number, maxBytes?: number): Promise<LogChunk> {

@@ -206,6 +206,7 @@ describe('slurm provider', () => {
       expect(err.scope).toBe('zone');
       expect(err.message).toMatch(/^slurm\/test\/low: Slurm job \d+ still PENDING after \d+ s \(reason (Resources|Priority|None)/);
       expect((await squeue()).filter((l) => l.includes('petrel-waits'))).toEqual([]);
+      expect(fs.existsSync(path.join(userHome, '.petrel/clusters/waits'))).toBe(false);
     } finally {
       await slurm.sh(`scancel ${hog.stdout.trim()}`);
     }
@@ -229,5 +230,7 @@ describe('slurm provider', () => {
     expect(err.kind).toBe('config');
     expect(err.message).toContain("partition 'other' is not among slurm.test.partitions (low, high)");
     expect((await squeue()).filter((l) => /petrel-(badpart|badacct|toomany|notlisted)/.test(l))).toEqual([]);
+    // refused or cancelled: not even the cluster's directory is left
+    expect(fs.readdirSync(path.join(userHome, '.petrel/clusters'))).toEqual([]);
   });
 });

@@ -1,0 +1,260 @@
+// Clusters and managed jobs on real Slurm daemons (test/support/slurm.ts: nodes n1-n3 with 2
+// fake T4 GPUs each; partitions low (default) and high, which preempts low), driven through the
+// real CLI, Temporal dev server and worker, with the Slurm commands run on this machine
+// (`login: local`). The login user's home is a scratch dir shared by every node, as on a site.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeJob, gatedJob, running, submitJob, waitForJob } from '../support/jobs.js';
+import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
+import { startSlurm, type SlurmCluster } from '../support/slurm.js';
+
+let slurm: SlurmCluster;
+let p: PetrelEnv;
+let userHome: string;
+
+const CONFIG = `jobs:
+  unreachable_grace_seconds: 5
+slurm:
+  test:
+    login: local
+    partitions: [low, high]
+    provision_timeout_seconds: 4
+  open:
+    login: local
+  badacct:
+    login: local
+    account: nope
+`;
+
+beforeAll(async () => {
+  slurm = await startSlurm({ nodes: 3, gpusPerNode: 2 });
+  userHome = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-slurm-home-'));
+  // The worker (started by the CLI) inherits these: Slurm's config and the login user's home.
+  process.env.HOME = userHome;
+  process.env.SLURM_CONF = slurm.conf;
+  process.env.PETREL_SLURM_CONFIG = path.join(userHome, 'no-slurm-ssh-config');
+  p = await PetrelEnv.create();
+  fs.writeFileSync(path.join(p.home, 'config.yaml'), CONFIG);
+  await p.ok(['server', 'start']);
+});
+
+afterAll(async () => {
+  await p?.destroy();
+  await slurm?.stop();
+  if (userHome) fs.rmSync(userHome, { recursive: true, force: true });
+});
+
+/** The queue's allocations: `id|name|state|partition|nodes`. */
+async function squeue(): Promise<string[]> {
+  const r = await slurm.sh(`squeue -h -o '%i|%j|%T|%P|%N'`);
+  return r.stdout.split('\n').filter(Boolean);
+}
+const petrelAllocations = async () => (await squeue()).filter((l) => l.split('|')[1]!.startsWith('petrel-'));
+
+/** Teardown (also --down's) ends after the command: no allocation of Petrel's and no cluster dir left. */
+async function nothingLeft(): Promise<void> {
+  await waitFor('no allocation of Petrel\'s queued', async () => ((await petrelAllocations()).length === 0 ? true : undefined), 60_000, 200);
+  const clusters = path.join(userHome, '.petrel/clusters');
+  await waitFor('no cluster dir left', () => (!fs.existsSync(clusters) || fs.readdirSync(clusters).length === 0 ? true : undefined), 30_000, 200);
+}
+
+/** pids of processes on this machine whose command line contains `text` */
+function processesWith(text: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => l.includes(text) && !l.includes('ps -eo'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+/** A dir in the shared home for a gated job's files. */
+function gateDir(): string {
+  return fs.mkdtempSync(path.join(userHome, 'gate-'));
+}
+
+/** Submits a batch job filling `nodes` of `partition` exclusively; resolves once it runs. */
+async function hog(partition: string, nodes: string): Promise<string> {
+  const r = await slurm.sh(`sbatch --parsable -p ${partition} -w ${nodes} -N ${nodes.split(',').length} --exclusive --wrap 'sleep 600'`);
+  expect(r.code, r.stderr).toBe(0);
+  const id = r.stdout.trim();
+  await waitFor(`hog ${id} to run`, async () => (await squeue()).some((l) => l.startsWith(`${id}|`) && l.includes('|RUNNING|')) || undefined, 30_000, 200);
+  return id;
+}
+
+describe('clusters on Slurm', () => {
+  it('check lists the clusters, their partitions and free nodes and GPUs', async () => {
+    const r = await p.ok(['check', 'slurm']);
+    expect(r.stdout).toContain('cluster test: partitions low (default): 3/3 nodes free, GPUs T4 6/6 free; high: 3/3 nodes free, GPUs T4 6/6 free');
+  });
+
+  it('a 2-node launch: one allocation, the workdir on every node, ranks and node names; --down cancels it', async () => {
+    const r = await p.run(['launch', 'examples/multinode.yaml', '--infra', 'slurm/test', '-c', 'two', '-y', '--down']);
+    expect(r.stderr).not.toContain('Error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(node 0) rank 0 of 2, head at n1');
+    expect(r.stdout).toContain('(node 1) rank 1 of 2, head at n1');
+    expect(r.stdout.match(/workdir synced to every node/g)).toHaveLength(2);
+    await nothingLeft();
+  });
+
+  it('a failing run gives FAILED and its exit code', async () => {
+    const r = await p.run(['launch', '--infra', 'slurm/test', '-c', 'fails', '-y', '--down', 'echo about to fail on $SLURMD_NODENAME; exit 3']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/about to fail on n\d/);
+    expect(r.stderr).toContain('Job 1 FAILED');
+    await nothingLeft();
+  });
+
+  it('status shows the partition and Slurm job; exec, logs --follow, cancel stops the step; down cancels the allocation', async () => {
+    await p.ok(['launch', '--infra', 'slurm/test/high', '-c', 'one', '-y', '--gpus', 'T4:1', 'echo "env: $PETREL_NUM_NODES $SKYPILOT_NODE_IPS $PETREL_NUM_GPUS_PER_NODE gpus=$CUDA_VISIBLE_DEVICES"']);
+    const [alloc] = await petrelAllocations();
+    expect(alloc).toMatch(/^\d+\|petrel-one\|RUNNING\|high\|n\d$/);
+    const [jobId, , , , node] = alloc!.split('|');
+    const status = await p.ok(['status']);
+    expect(status.stdout).toMatch(new RegExp(`one\\s+slurm/test/high \\(Slurm job ${jobId}\\)`));
+
+    expect((await p.ok(['logs', 'one', '1'])).stdout).toBe(`env: 1 ${node} 1 gpus=0\n`);
+    const exec = await p.ok(['exec', 'one', 'echo second on $SLURMD_NODENAME in Slurm job $SLURM_JOB_ID']);
+    expect(exec.stdout).toContain(`second on ${node} in Slurm job ${jobId}`);
+
+    await p.ok(['exec', 'one', '-d', 'for i in 1 2 3; do echo tick $i; sleep 0.3; done']);
+    expect((await p.ok(['logs', 'one', '3', '--follow'])).stdout).toBe('tick 1\ntick 2\ntick 3\n');
+
+    await p.ok(['exec', 'one', '-d', 'sleep 313 & sleep 314; wait']);
+    await waitFor('the job to start', () => (processesWith('sleep 314').length > 0 ? true : undefined));
+    expect((await p.ok(['cancel', 'one', '4'])).stdout).toContain('Job 4: CANCELLED');
+    await waitFor('the step to be gone', () => (processesWith('sleep 31').length === 0 ? true : undefined), 30_000);
+    const [queue] = await p.json<Array<{ jobs: Array<{ id: number; status: string }> }>>(['queue', 'one']);
+    expect(queue!.jobs.find((j) => j.id === 4)).toMatchObject({ status: 'CANCELLED' });
+
+    await p.ok(['down', 'one', '-y']);
+    await nothingLeft();
+  });
+
+  it('a bad partition or account fails before anything runs, in Slurm\'s own words', async () => {
+    let r = await p.run(['launch', '--infra', 'slurm/open/nope', '-c', 'badpart', '-y', 'echo never']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('invalid partition specified: nope');
+    expect(r.stdout).not.toContain('never');
+    r = await p.run(['launch', '--infra', 'slurm/badacct', '-c', 'badacct', '-y', 'echo never']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Invalid account or account/partition combination specified');
+    await nothingLeft();
+  });
+});
+
+describe('managed jobs on Slurm', () => {
+  it('a 2-node job: ranks, SUCCEEDED, the Slurm job in describe, nothing left queued', async () => {
+    const r = await p.run(['jobs', 'launch', '-y', '--infra', 'slurm/test', '--num-nodes', '2', 'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES on $SLURMD_NODENAME"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/rank 0 of 2 on n\d/);
+    expect(r.stdout).toMatch(/rank 1 of 2 on n\d/);
+    const id = Number(/Managed job (\d+)/.exec(r.stdout + r.stderr)![1]);
+    const v = await describeJob(p, id);
+    expect(v.status).toBe('SUCCEEDED');
+    expect(v.attempts[0]!.nodeIds).toEqual([expect.stringMatching(/^\d+\/n\d$/), expect.stringMatching(/^\d+\/n\d$/)]);
+    const text = await p.ok(['jobs', 'describe', String(id)]);
+    expect(text.stdout).toContain(`slurm/test/low`);
+    expect(text.stdout).toContain(v.attempts[0]!.nodeIds.join(','));
+    await nothingLeft();
+  });
+
+  it('a node going DOWN mid-run is a preemption: the job recovers on other nodes and finishes', async () => {
+    const dir = gateDir();
+    const id = await submitJob(p, ['--infra', 'slurm/test', gatedJob(dir)]);
+    const v = await waitForJob(p, id, running, 'running');
+    const node = v.attempts[0]!.handle!.nodes[0]!.data.node!;
+    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    await slurm.nodeDown(node, 'petrel e2e');
+    try {
+      const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+      expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('a node of the allocation failed') });
+      expect(v2.attempts[1]!.handle!.nodes[0]!.data.node).not.toBe(node);
+      await waitFor('the second start', () => (fs.readFileSync(path.join(dir, 'starts'), 'utf8') === 'start\nstart\n' ? true : undefined));
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      const done = await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
+      expect(done.recoveries).toBe(1);
+    } finally {
+      await slurm.nodeResume(node);
+    }
+    await nothingLeft();
+    await slurm.waitIdle(30_000);
+  });
+
+  it('preempted by a high-priority job: recovered elsewhere, and never two copies running', async () => {
+    const dir = gateDir();
+    const id = await submitJob(p, ['--infra', 'slurm/test/low', `echo start >> ${dir}/starts; echo $$ >> ${dir}/pids; while [ ! -f ${dir}/go ]; do sleep 0.2; done; echo finished`]);
+    const v = await waitForJob(p, id, running, 'running');
+    const node = v.attempts[0]!.handle!.nodes[0]!.data.node!;
+    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    const hogId = await hog('high', node);
+    try {
+      const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+      expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('preempted') });
+      expect(v2.attempts[1]!.handle!.nodes[0]!.data.node).not.toBe(node);
+      // the first allocation is gone for good: Slurm did not requeue it
+      const first = v.attempts[0]!.handle!.nodes[0]!.data.slurm_job_id!;
+      const queued = await petrelAllocations();
+      expect(queued.filter((l) => l.startsWith(`${first}|`))).toEqual([]);
+      expect(queued).toHaveLength(1);
+      await waitFor('the second start', () => (fs.readFileSync(path.join(dir, 'starts'), 'utf8') === 'start\nstart\n' ? true : undefined));
+      // the first copy is dead (its allocation was not requeued and nothing of it runs on), the second lives
+      const pids = fs.readFileSync(path.join(dir, 'pids'), 'utf8').trim().split('\n').map(Number);
+      expect(pids.map(alive)).toEqual([false, true]);
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
+    } finally {
+      await slurm.sh(`scancel ${hogId}`);
+    }
+    expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8')).toBe('start\nstart\n');
+    await nothingLeft();
+  });
+
+  it('a full partition is a capacity error after provision_timeout_seconds: the job fails over to the next partition', async () => {
+    const hogId = await hog('low', slurm.nodes.join(','));
+    try {
+      const r = await p.run(['jobs', 'launch', '-y', '--infra', 'slurm/test', 'echo ran on $SLURM_JOB_PARTITION'], { timeoutMs: 120_000 });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('ran on high');
+      const id = Number(/Managed job (\d+)/.exec(r.stdout + r.stderr)![1]);
+      const v = await describeJob(p, id);
+      expect(v.attempts.map((a) => [a.zone, a.outcome])).toEqual([
+        ['low', 'no_capacity'],
+        ['high', 'succeeded'],
+      ]);
+      expect(v.attempts[0]!.reason).toMatch(/still PENDING after \d+ s/);
+    } finally {
+      await slurm.sh(`scancel ${hogId}`);
+    }
+    await nothingLeft();
+  });
+
+  it('a bad partition is FAILED_PRECHECKS with Slurm\'s message, and nothing is queued', async () => {
+    const r = await p.run(['jobs', 'launch', '-y', '--infra', 'slurm/open/nope', 'echo never']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('FAILED_PRECHECKS');
+    expect(r.stderr).toContain('invalid partition specified: nope');
+    expect(r.stdout).not.toContain('never');
+    await nothingLeft();
+  });
+
+  it('the worker SIGKILLed mid-run: a new worker re-attaches to the step and the job runs once', async () => {
+    const dir = gateDir();
+    const id = await submitJob(p, ['--infra', 'slurm/test', gatedJob(dir)]);
+    await waitForJob(p, id, running, 'running');
+    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    const worker = p.pidOf('worker')!;
+    process.kill(worker, 'SIGKILL');
+    await waitFor('the worker to die', () => !alive(worker) || undefined);
+    await p.ok(['server', 'start']);
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    const v = await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
+    expect(v.attempts).toHaveLength(1);
+    expect(v.recoveries).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8')).toBe('start\n');
+    await nothingLeft();
+  });
+});
