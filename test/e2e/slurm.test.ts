@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeJob, gatedJob, running, submitJob, waitForJob } from '../support/jobs.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
-import { startSlurm, type SlurmCluster } from '../support/slurm.js';
+import { FORCED_REQUEUE_ACCOUNT, startSlurm, type SlurmCluster } from '../support/slurm.js';
 
 let slurm: SlurmCluster;
 let p: PetrelEnv;
@@ -27,10 +27,13 @@ slurm:
   badacct:
     login: local
     account: nope
+  forced:
+    login: local
+    account: ${FORCED_REQUEUE_ACCOUNT}
 `;
 
 beforeAll(async () => {
-  slurm = await startSlurm({ nodes: 3, gpusPerNode: 2 });
+  slurm = await startSlurm({ nodes: 3, gpusPerNode: 2, accounts: ['default', FORCED_REQUEUE_ACCOUNT] });
   userHome = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-slurm-home-'));
   // The worker (started by the CLI) inherits these: Slurm's config and the login user's home.
   process.env.HOME = userHome;
@@ -211,6 +214,48 @@ describe('managed jobs on Slurm', () => {
     }
     expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8')).toBe('start\nstart\n');
     await nothingLeft();
+  });
+
+  it('an admin\'s scancel of the allocation is a loss too: the job recovers', async () => {
+    const dir = gateDir();
+    const id = await submitJob(p, ['--infra', 'slurm/test/low', gatedJob(dir)]);
+    const v = await waitForJob(p, id, running, 'running');
+    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    await slurm.sh(`scancel ${v.attempts[0]!.handle!.nodes[0]!.data.slurm_job_id}`);
+    const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+    expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('cancelled (scancel)') });
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    expect((await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000)).recoveries).toBe(1);
+    await nothingLeft();
+  });
+
+  it('a site that forces requeue: the requeued allocation is cancelled, never run a second time', async () => {
+    const dir = gateDir();
+    const id = await submitJob(p, ['--infra', 'slurm/forced', `echo start >> ${dir}/starts; echo $$ >> ${dir}/pids; while [ ! -f ${dir}/go ]; do sleep 0.2; done`]);
+    const v = await waitForJob(p, id, running, 'running');
+    const first = v.attempts[0]!.handle!.nodes[0]!.data;
+    expect((await slurm.sh(`scontrol show job ${first.slurm_job_id}`)).stdout).toContain('Requeue=1');
+    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'pids')) ? true : undefined));
+    await slurm.nodeDown(first.node!, 'petrel e2e requeue');
+    try {
+      const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+      expect(v2.attempts[0]!.outcome).toBe('preempted');
+      // Slurm requeued the first allocation; the lost attempt's teardown cancelled it
+      await waitFor('the requeued allocation cancelled', async () => {
+        const r = await slurm.sh(`squeue -h -t all -j ${first.slurm_job_id} -o '%T'`);
+        return r.stdout.trim() === 'CANCELLED' ? true : undefined;
+      }, 60_000, 200);
+      await waitFor('the second start', () => (fs.readFileSync(path.join(dir, 'starts'), 'utf8') === 'start\nstart\n' ? true : undefined));
+      const pids = fs.readFileSync(path.join(dir, 'pids'), 'utf8').trim().split('\n').map(Number);
+      expect(pids.map(alive)).toEqual([false, true]);
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
+    } finally {
+      await slurm.nodeResume(first.node!);
+    }
+    expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8')).toBe('start\nstart\n');
+    await nothingLeft();
+    await slurm.waitIdle(30_000);
   });
 
   it('a full partition is a capacity error after provision_timeout_seconds: the job fails over to the next partition', async () => {

@@ -218,13 +218,22 @@ async function writeGres(l: Layout): Promise<void> {
   fs.writeFileSync(path.join(l.base, 'gres.conf'), `NodeName=${range('n', 1, l.nodes)} Name=gpu Type=${l.gpuType} File=${files}\n`);
 }
 
-/** job_submit.lua (found next to slurm.conf): stands in for slurmdbd's association check. */
+/**
+ * An account whose jobs are made requeueable whatever they ask for, as a site's own
+ * job_submit plugin may do (include it in `accounts` to use it).
+ */
+export const FORCED_REQUEUE_ACCOUNT = 'forced-requeue';
+
+/** job_submit.lua (found next to slurm.conf): stands in for slurmdbd's association check, and forces requeue for FORCED_REQUEUE_ACCOUNT. */
 function jobSubmitLua(accounts: string[]): string {
   const known = accounts.map((a) => `[${JSON.stringify(a)}] = true`).join(', ');
   return `local accounts = { ${known} }
 function slurm_job_submit(job_desc, part_list, submit_uid)
   if job_desc.account ~= nil and not accounts[job_desc.account] then
     return slurm.ESLURM_INVALID_ACCOUNT
+  end
+  if job_desc.account == "${FORCED_REQUEUE_ACCOUNT}" then
+    job_desc.requeue = 1
   end
   return slurm.SUCCESS
 end
