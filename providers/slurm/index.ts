@@ -42,8 +42,13 @@ export interface SlurmProviderOptions {
   pool?: SshPool;
 }
 
-/** How often provision asks whether a pending allocation started. */
-const PENDING_POLL_MS = 1_000;
+/**
+ * How often provision asks whether a pending allocation started, and teardown whether Slurm
+ * let it go: soon at first (an idle cluster starts a job at its next scheduling pass, well
+ * under a second), then every second at most, so a long queue costs the controller little.
+ */
+const FIRST_POLL_MS = 100;
+const MAX_POLL_MS = 1_000;
 /** How long teardown waits for Slurm to finish an allocation's cleanup (SkyPilot waits 60 s too). */
 const CANCEL_WAIT_MS = 60_000;
 
@@ -287,7 +292,7 @@ export class SlurmProvider implements Provider {
    * capacity error for the partition: the allocation is cancelled and the job fails over.
    */
   private async waitUntilRunning(login: LoginShell, jobId: string, cluster: SlurmClusterConfig, where: string): Promise<AllocationState> {
-    for (;;) {
+    for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
       const r = await login.exec(POLL_SCRIPT, [jobId], { timeoutMs: 30_000 });
       if (r.exitCode !== 0) throw loginFailure(where, login, r.stderr, r.exitCode);
       const stateLine = /^petrel:state (.*)$/m.exec(r.stdout)?.[1];
@@ -311,20 +316,20 @@ export class SlurmProvider implements Provider {
           'zone',
         );
       }
-      await sleep(PENDING_POLL_MS);
+      await sleep(delay);
     }
   }
 
   /** scancel, then wait until Slurm has finished with the allocation. */
   private async cancel(login: LoginShell, jobId: string): Promise<void> {
     const deadline = Date.now() + CANCEL_WAIT_MS;
-    for (;;) {
+    for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
       const r = await login.exec(CANCEL_SCRIPT, [jobId], { timeoutMs: 30_000 });
       if (r.exitCode !== 0) throw new ProviderError('transient', `cancelling Slurm job ${jobId} via ${login.label}: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
       const state = r.stdout.trim();
       if (!ENDING_OR_ALIVE.has(state)) return;
       if (Date.now() > deadline) throw new ProviderError('transient', `Slurm job ${jobId} is still ${state} ${CANCEL_WAIT_MS / 1000} s after scancel`);
-      await sleep(500);
+      await sleep(delay);
     }
   }
 
