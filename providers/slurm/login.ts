@@ -14,7 +14,7 @@ import { label, PATIENT, QUICK, sharedPool, type SshPool, type SshTarget } from 
 import { JOBS_SUBDIR } from '../ssh/jobs.js';
 import { bashCommand, SshRunner } from '../ssh/runner.js';
 import { parseProxyJump } from '../ssh/config.js';
-import type { SlurmLogin } from './config.js';
+import { slurmSshConfigPath, type SlurmLogin } from './config.js';
 
 export interface LoginShell {
   /** for messages: `this machine` or `user@host:port` */
@@ -100,11 +100,11 @@ export class SshLogin implements LoginShell {
     private readonly knownHostsFile: string,
     private readonly pool: SshPool = sharedPool,
   ) {
-    this.target = { host: login.host, port: login.port, user: login.user, identityFile: login.identityFile };
+    this.target = { host: login.host, port: login.port, user: login.user, identityFile: login.identityFile, settingsAt: `Host ${login.alias} of ${slurmSshConfigPath()}` };
     if (login.proxyJump) {
       const j = parseProxyJump(login.proxyJump);
       if (!j.ok) throw new ProviderError('config', `ProxyJump '${login.proxyJump}': ${j.problems[0]?.message ?? 'invalid'}`);
-      this.target.proxyJump = { host: j.value.host, port: j.value.port, user: j.value.user ?? login.user, identityFile: login.identityFile };
+      this.target.proxyJump = { host: j.value.host, port: j.value.port, user: j.value.user ?? login.user, identityFile: login.identityFile, settingsAt: this.target.settingsAt };
     }
     this.label = `${login.user}@${label(this.target)}`;
   }

@@ -33,6 +33,8 @@ export interface SshTarget {
   identityFile: string;
   /** bastion to tunnel through (authenticates with the same identity file) */
   proxyJump?: SshTarget;
+  /** where the user sets user and identity_file, for messages (default: the pool) */
+  settingsAt?: string;
 }
 
 export interface ConnectPolicy {
@@ -712,7 +714,7 @@ function classify(err: unknown, target: SshTarget, hostKeyProblem: string | unde
     const msg =
       `permission denied for ${target.user}@${label(target)} with identity_file ${target.identityFile} ` +
       `(the server did not accept the key); put its public key in ~${target.user}/.ssh/authorized_keys on the node, ` +
-      `or fix user/identity_file in the pool`;
+      `or fix user/identity_file in ${target.settingsAt ?? 'the pool'}`;
     return { retryable: false, error: new ProviderError('config', msg), reason: msg };
   }
   if (e.code === 'ENOTFOUND' || e.level === 'client-dns') {

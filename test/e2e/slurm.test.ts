@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeJob, gatedJob, running, submitJob, waitForJob } from '../support/jobs.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
 import { FORCED_REQUEUE_ACCOUNT, startSlurm, type SlurmCluster } from '../support/slurm.js';
+import { startSshd, type SshdCluster } from '../support/sshd.js';
 
 let slurm: SlurmCluster;
 let p: PetrelEnv;
@@ -301,5 +302,92 @@ describe('managed jobs on Slurm', () => {
     expect(v.recoveries).toBe(0);
     expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8')).toBe('start\n');
     await nothingLeft();
+  });
+});
+
+describe('a Slurm cluster whose login node is reached over SSH, as another unix user', () => {
+  let sshd: SshdCluster;
+  let login: SshdCluster['hosts'][number];
+
+  beforeAll(async () => {
+    // A login node as on a site: its sessions find slurm.conf (SetEnv stands in for /etc/slurm),
+    // and its user is not the worker's, with a home of its own that the compute nodes share.
+    sshd = await startSshd(1, { setEnv: { SLURM_CONF: slurm.conf } });
+    login = sshd.hosts[0]!;
+    const wrongKey = path.join(sshd.dir, 'wrong_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrongKey]);
+    // SkyPilot's ~/.slurm/config, unchanged: every Host is a cluster.
+    fs.writeFileSync(
+      process.env.PETREL_SLURM_CONFIG!,
+      [
+        'Host viassh',
+        `    HostName ${login.ip}`,
+        `    Port ${login.port}`,
+        `    User ${login.user}`,
+        `    IdentityFile ${sshd.clientKey}`,
+        'Host wrongkey',
+        `    HostName ${login.ip}`,
+        `    Port ${login.port}`,
+        `    User ${login.user}`,
+        `    IdentityFile ${wrongKey}`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(async () => {
+    fs.writeFileSync(process.env.PETREL_SLURM_CONFIG!, '');
+    await sshd?.stop();
+  });
+
+  it('check reaches sinfo through the login node', async () => {
+    const r = await p.ok(['check', 'slurm']);
+    expect(r.stdout).toContain('cluster viassh: partitions low (default): 3/3 nodes free');
+    expect(r.stdout).toMatch(/cluster wrongkey: permission denied/);
+  });
+
+  it('a 2-node launch runs as the login user in its home, with the workdir synced over SSH', async () => {
+    const r = await p.run(['launch', 'examples/multinode.yaml', '--infra', 'slurm/viassh', '-c', 'remote', '-y', '--down']);
+    expect(r.stderr).not.toContain('Error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(node 0) rank 0 of 2, head at n1');
+    expect(r.stdout).toContain('(node 1) rank 1 of 2, head at n1');
+    expect(r.stdout.match(/workdir synced to every node/g)).toHaveLength(2);
+
+    const who = await p.run(['launch', '--infra', 'slurm/viassh', '-c', 'who', '-y', '--down', 'echo "$(id -un) on $SLURMD_NODENAME in $PWD"']);
+    expect(who.code).toBe(0);
+    expect(who.stdout).toContain(`${login.user} on n1 in ${login.home}/.petrel/clusters/who/node-0`);
+    await waitFor('the login user\'s allocations gone', async () => ((await squeue()).length === 0 ? true : undefined), 60_000, 200);
+    await waitFor('the cluster dirs gone', () => (fs.readdirSync(path.join(login.home, '.petrel/clusters')).length === 0 ? true : undefined), 30_000, 200);
+  });
+
+  it('a managed job through the login node recovers from a node going DOWN', async () => {
+    const dir = path.join(login.home, 'gate');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.chownSync(dir, login.uid, login.uid);
+    const id = await submitJob(p, ['--infra', 'slurm/viassh', gatedJob(dir)]);
+    const v = await waitForJob(p, id, running, 'running');
+    const node = v.attempts[0]!.handle!.nodes[0]!.data.node!;
+    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    await slurm.nodeDown(node, 'petrel e2e ssh');
+    try {
+      const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+      expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('a node of the allocation failed') });
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      expect((await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000)).recoveries).toBe(1);
+    } finally {
+      await slurm.nodeResume(node);
+    }
+    await waitFor('no allocation left', async () => ((await squeue()).length === 0 ? true : undefined), 60_000, 200);
+    await slurm.waitIdle(30_000);
+  });
+
+  it('a key the login node refuses is FAILED_PRECHECKS, and nothing is queued', async () => {
+    const r = await p.run(['jobs', 'launch', '-y', '--infra', 'slurm/wrongkey', 'echo never']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('FAILED_PRECHECKS');
+    expect(r.stderr).toContain(`permission denied for ${login.user}@${login.ip}:${login.port}`);
+    expect(r.stderr).toContain(`or fix user/identity_file in Host wrongkey of ${process.env.PETREL_SLURM_CONFIG}`);
+    expect(await squeue()).toEqual([]);
   });
 });

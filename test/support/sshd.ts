@@ -177,7 +177,7 @@ async function waitForBanner(ip: string, port: number, child: ChildProcess, log:
   }
 }
 
-function writeConfig(h: SshdHost, authorizedKeys: string, sftp: boolean): void {
+function writeConfig(h: SshdHost, authorizedKeys: string, sftp: boolean, setEnv: Record<string, string> = {}): void {
   fs.writeFileSync(
     h.config,
     [
@@ -200,6 +200,7 @@ function writeConfig(h: SshdHost, authorizedKeys: string, sftp: boolean): void {
       'PrintLastLog no',
       'MaxStartups 100:30:200',
       ...(sftp ? ['Subsystem sftp internal-sftp'] : []),
+      ...Object.entries(setEnv).map(([k, v]) => `SetEnv ${k}=${v}`),
       'LogLevel VERBOSE',
       '',
     ].join('\n'),
@@ -211,6 +212,8 @@ export interface SshdOptions {
   sharedUser?: boolean;
   /** false: no `Subsystem sftp` line, as on hosts whose sshd offers no SFTP */
   sftp?: boolean;
+  /** environment every session gets (sshd's SetEnv), as a site's /etc/environment gives it (e.g. SLURM_CONF) */
+  setEnv?: Record<string, string>;
 }
 
 export async function startSshd(count: number, opts: SshdOptions = {}): Promise<SshdCluster> {
@@ -234,7 +237,7 @@ export async function startSshd(count: number, opts: SshdOptions = {}): Promise<
         do h.port = 2222 + crypto.randomInt(0, 2000);
         while (!(await portFree(h.ip, h.port)));
       }
-      writeConfig(h, authorizedKeys, opts.sftp !== false);
+      writeConfig(h, authorizedKeys, opts.sftp !== false, opts.setEnv);
       const child = spawn(SSHD, ['-D', '-f', h.config, '-E', h.log], { stdio: 'ignore' });
       child.on('error', () => undefined);
       try {
