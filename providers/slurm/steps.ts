@@ -13,7 +13,7 @@
 //              `petrel:exit N` line on srun's stdout.
 //   step       `<allocation>.<step>`, written by the wrapper: what a signal goes to.
 //   output.log the job's stdout and stderr; srun.log is srun's own complaints.
-import { JOBS_SUBDIR } from '../ssh/jobs.js';
+import { JOBS_SUBDIR, startScript } from '../ssh/jobs.js';
 
 export { JOBS_SUBDIR };
 
@@ -53,30 +53,10 @@ export const LAUNCHER = [
 ].join('\n');
 
 /**
- * On the login host. $1 = jobs dir, $2 = key, $3 = bytes of env.sh at the start of stdin
- * (script.sh follows), $4 = working directory, $5 = allocation id, $6 = node name, $7 = step
- * name, $8 = LAUNCHER, $9 = NODE_WRAPPER. Prints `petrel:started` or `petrel:attached`. The
- * exclusive mkdir makes a second start of the same key attach instead of running it twice.
+ * On the login host: startScript's $1–$4, then $5 = allocation id, $6 = node name, $7 = step
+ * name, $8 = LAUNCHER, $9 = NODE_WRAPPER.
  */
-export const START_STEP_SCRIPT = [
-  'umask 077',
-  'jobs=$1; key=$2; envlen=$3; cwd=$4',
-  'mkdir -p -- "$cwd" && cwd=$(cd -- "$cwd" && pwd) || { cat >/dev/null; echo "cannot create working directory $4" >&2; exit 3; }',
-  'mkdir -p -- "$jobs" || { cat >/dev/null; exit 3; }',
-  'j="$jobs/$key"',
-  'if ! mkdir -- "$j" 2>/dev/null; then',
-  '  cat >/dev/null',
-  '  if [ -d "$j" ]; then echo petrel:attached; exit 0; fi',
-  '  echo "cannot create $j" >&2; exit 3',
-  'fi',
-  'j=$(cd -- "$j" && pwd)',
-  'head -c "$envlen" > "$j/env.sh"',
-  'cat > "$j/script.sh"',
-  'cd "$j" || exit 3',
-  ': >> output.log',
-  'setsid bash -c "$8" petrel-launch "$j" "$cwd" "$5" "$6" "$7" "$9" </dev/null >>srun.log 2>&1 &',
-  'echo petrel:started',
-].join('\n');
+export const START_STEP_SCRIPT = startScript(['setsid bash -c "$8" petrel-launch "$j" "$cwd" "$5" "$6" "$7" "$9" </dev/null >>srun.log 2>&1 &']);
 
 /**
  * On the login host. $1 = job dir, $2 = signal name without SIG. To the step through Slurm,

@@ -28,30 +28,41 @@ const WRAPPER = [
 ].join('\n');
 
 /**
- * $1 = jobs dir, $2 = key, $3 = bytes of env.sh at the start of stdin (script.sh follows),
- * $4 = working directory, $5 = the wrapper. Prints `petrel:started` or `petrel:attached`.
+ * A job's start on its host. $1 = jobs dir, $2 = key, $3 = bytes of env.sh at the start of
+ * stdin (script.sh follows), $4 = working directory; then the launcher's own arguments. Makes
+ * the job dir (the exclusive mkdir makes a second start of the same key attach instead of
+ * running it twice), writes env.sh and script.sh, and, in the job dir with $j and $cwd set,
+ * runs `launch` — which must start the job in the background and return. Prints
+ * `petrel:started` or `petrel:attached`.
  */
-export const START_SCRIPT = [
-  'umask 077',
-  'jobs=$1; key=$2; envlen=$3; cwd=$4; wrapper=$5',
-  'mkdir -p -- "$cwd" && cwd=$(cd -- "$cwd" && pwd) || { cat >/dev/null; echo "cannot create working directory $4" >&2; exit 3; }',
-  'mkdir -p -- "$jobs" || { cat >/dev/null; exit 3; }',
-  'j="$jobs/$key"',
-  'if ! mkdir -- "$j" 2>/dev/null; then',
-  '  cat >/dev/null',
-  '  if [ -d "$j" ]; then echo petrel:attached; exit 0; fi',
-  '  echo "cannot create $j" >&2; exit 3',
-  'fi',
-  'j=$(cd -- "$j" && pwd)',
-  'head -c "$envlen" > "$j/env.sh"',
-  'cat > "$j/script.sh"',
-  'cd "$j" || exit 3',
-  ': >> output.log',
+export function startScript(launch: string[]): string {
+  return [
+    'umask 077',
+    'jobs=$1; key=$2; envlen=$3; cwd=$4',
+    'mkdir -p -- "$cwd" && cwd=$(cd -- "$cwd" && pwd) || { cat >/dev/null; echo "cannot create working directory $4" >&2; exit 3; }',
+    'mkdir -p -- "$jobs" || { cat >/dev/null; exit 3; }',
+    'j="$jobs/$key"',
+    'if ! mkdir -- "$j" 2>/dev/null; then',
+    '  cat >/dev/null',
+    '  if [ -d "$j" ]; then echo petrel:attached; exit 0; fi',
+    '  echo "cannot create $j" >&2; exit 3',
+    'fi',
+    'j=$(cd -- "$j" && pwd)',
+    'head -c "$envlen" > "$j/env.sh"',
+    'cat > "$j/script.sh"',
+    'cd "$j" || exit 3',
+    ': >> output.log',
+    ...launch,
+    'echo petrel:started',
+  ].join('\n');
+}
+
+/** $1–$4 as startScript's, $5 = the wrapper. */
+export const START_SCRIPT = startScript([
   // A simple command in the background: the forked shell execs setsid at once, so nothing
   // keeps this session's pipes open and the SSH channel closes as soon as we print.
-  'setsid bash -c "$wrapper" petrel-job "$j" "$cwd" </dev/null >>output.log 2>&1 &',
-  'echo petrel:started',
-].join('\n');
+  'setsid bash -c "$5" petrel-job "$j" "$cwd" </dev/null >>output.log 2>&1 &',
+]);
 
 export { WRAPPER };
 
