@@ -1,6 +1,7 @@
 // Maps a problem's path back to the YAML node it came from, so every error can say file:line:col.
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
-import type { PathSegment } from './problems.js';
+import type { SpecError } from './errors.js';
+import { fieldPath, type PathSegment, type Problem } from './problems.js';
 
 interface Ranged {
   range?: readonly [number, number, number] | null;
@@ -49,4 +50,24 @@ export function locate(doc: Document, path: readonly PathSegment[], at: 'key' | 
 export function lineColumn(lineCounter: LineCounter, offset: number): { line: number; column: number } {
   const { line, col } = lineCounter.linePos(offset);
   return { line, column: col };
+}
+
+/** A config file's problems, collected as `file:line:col: field: message` errors. */
+export class YamlProblems {
+  readonly list: SpecError[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  problem(p: Problem): void {
+    const where = lineColumn(this.lines, locate(this.doc, p.path, p.at));
+    this.list.push({ file: this.file, ...where, field: fieldPath(p.path), message: p.message });
+  }
+
+  /** a problem with no field: a YAML syntax error at `offset` */
+  raw(offset: number, message: string): void {
+    this.list.push({ file: this.file, ...lineColumn(this.lines, offset), field: '', message });
+  }
 }

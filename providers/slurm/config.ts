@@ -39,10 +39,10 @@ import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatSpecError, type SpecError } from '../../core/spec/errors.js';
 import { issueProblems } from '../../core/spec/issues.js';
-import { fail, fieldPath, isPlainObject, ok, showValue, type Parsed, type PathSegment, type Problem } from '../../core/spec/problems.js';
+import { fail, isPlainObject, ok, showValue, type Parsed, type PathSegment, type Problem } from '../../core/spec/problems.js';
 import { parseInteger, parseString } from '../../core/spec/scalars.js';
 import { didYouMean } from '../../core/spec/suggest.js';
-import { lineColumn, locate } from '../../core/spec/yaml-locations.js';
+import { YamlProblems } from '../../core/spec/yaml-locations.js';
 import { field, strictShape } from '../../core/spec/zod-kit.js';
 import { configPath, formatJump, parseHostString, parseProxyJump, resolveIdentityPath } from '../ssh/config.js';
 import { ProviderError } from '../types.js';
@@ -608,23 +608,6 @@ function noSshHosts(): SlurmSshHosts {
   return { file, aliases: [], logins: new Map(), incomplete: new Map(), problems: [] };
 }
 
-class YamlErrors {
-  readonly list: SpecError[] = [];
-  constructor(
-    private readonly file: string,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  problem(p: Problem): void {
-    const where = lineColumn(this.lines, locate(this.doc, p.path, p.at));
-    this.list.push({ file: this.file, ...where, field: fieldPath(p.path), message: p.message });
-  }
-
-  raw(offset: number, message: string): void {
-    this.list.push({ file: this.file, ...lineColumn(this.lines, offset), field: '', message });
-  }
-}
 
 /**
  * config.yaml's `slurm:` section (`text` may be '' for a missing file), joined with the Hosts of
@@ -633,7 +616,7 @@ class YamlErrors {
 export function parseSlurmSection(text: string, file: string, ssh: SlurmSshHosts = noSshHosts()): SlurmSection {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, logLevel: 'silent', uniqueKeys: true });
-  const errors = new YamlErrors(file, doc, lines);
+  const errors = new YamlProblems(file, doc, lines);
   const sshProblems = [...ssh.problems];
   const clusters = new Map<string, SlurmClusterConfig>();
   const result = (names: string[] = [], allowed: 'all' | string[] = 'all'): SlurmSection => {
@@ -718,7 +701,7 @@ export function parseSlurmSection(text: string, file: string, ssh: SlurmSshHosts
 }
 
 /** The `slurm:` mapping ({} when there is none), or undefined when it cannot be read (reported). */
-function readSection(doc: Document, errors: YamlErrors): Record<string, unknown> | undefined {
+function readSection(doc: Document, errors: YamlProblems): Record<string, unknown> | undefined {
   if (doc.errors.length) {
     for (const e of doc.errors) errors.raw(e.pos[0], `YAML syntax error: ${e.message}`);
     return undefined;

@@ -19,11 +19,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { formatSpecError, type SpecError } from '../../core/spec/errors.js';
+import { formatSpecError } from '../../core/spec/errors.js';
 import { issueProblems } from '../../core/spec/issues.js';
-import { fail, fieldPath, isPlainObject, ok, showValue, type Parsed, type Problem } from '../../core/spec/problems.js';
+import { fail, isPlainObject, ok, showValue, type Parsed, type Problem } from '../../core/spec/problems.js';
 import { parseInteger, parseString } from '../../core/spec/scalars.js';
-import { lineColumn, locate } from '../../core/spec/yaml-locations.js';
+import { YamlProblems } from '../../core/spec/yaml-locations.js';
 import { field, required, scalarOrShape, strictShape } from '../../core/spec/zod-kit.js';
 import { ProviderError } from '../types.js';
 
@@ -161,23 +161,6 @@ export function resolveIdentityPath(p: string, configDir: string): string {
   return path.resolve(configDir, p);
 }
 
-class Errors {
-  readonly list: SpecError[] = [];
-  constructor(
-    private readonly file: string,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  problem(p: Problem): void {
-    const where = lineColumn(this.lines, locate(this.doc, p.path, p.at));
-    this.list.push({ file: this.file, ...where, field: fieldPath(p.path), message: p.message });
-  }
-
-  raw(offset: number, message: string): void {
-    this.list.push({ file: this.file, ...lineColumn(this.lines, offset), field: '', message });
-  }
-}
 
 export function readSshConfig(home: string): SshConfig {
   const file = configPath(home);
@@ -194,7 +177,7 @@ export function readSshConfig(home: string): SshConfig {
 export function parseSshConfig(text: string, file: string): SshConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, logLevel: 'silent', uniqueKeys: true });
-  const errors = new Errors(file, doc, lines);
+  const errors = new YamlProblems(file, doc, lines);
   const pools = new Map<string, SshPoolConfig>();
   const done = () => {
     if (errors.list.length) {
