@@ -25,6 +25,8 @@ export interface AllocationRequest {
   gres?: string;
   /** absolute directory for the batch script's output (created before sbatch) */
   outputDir: string;
+  /** --time: the partition's MaxTime (see maxTimeOf); absent = Slurm's default */
+  timeLimit?: string;
 }
 
 /**
@@ -60,8 +62,29 @@ export function sbatchArgs(req: AllocationRequest, cluster: SlurmClusterConfig):
   // memory: 0 is Slurm's "all the memory of each node"
   if (req.memoryGb) args.push(req.memoryGb.value === 0 ? '--mem=0' : `--mem=${Math.ceil(req.memoryGb.value * 1024)}M`);
   if (req.gres) args.push(`--gres=${req.gres}`);
+  if (req.timeLimit) args.push(`--time=${req.timeLimit}`);
   args.push(...cluster.sbatchArgs);
   return args;
+}
+
+/** Each partition's time limit: `<name>[*]|<limit>` per line (`*` = the default partition). */
+export const PARTITION_LIMITS_SCRIPT = "sinfo -h -o '%P|%l'";
+
+/**
+ * The --time to ask for: the partition's MaxTime, as SkyPilot does. Left to Slurm, an allocation
+ * gets the partition's DefaultTime, often an hour on real sites, and a long training run would
+ * be killed by it. Undefined when the limit is infinite or unknown (Slurm's default then
+ * applies), or when the user's sbatch_args set --time themselves.
+ */
+export function maxTimeOf(sinfoOut: string, partition: string | undefined, userArgs: string[]): string | undefined {
+  if (userArgs.some((a) => /^(--time(=|$)|--t(i(m)?)?=|-t)/.test(a))) return undefined;
+  for (const line of sinfoOut.split('\n')) {
+    const [name, limit] = line.trim().split('|');
+    if (!name || !limit) continue;
+    const isDefault = name.endsWith('*');
+    if (partition ? name.replace(/\*$/, '') === partition : isDefault) return /^(infinite|n\/a)$/i.test(limit) ? undefined : limit;
+  }
+  return undefined;
 }
 
 export function sbatchCommand(args: string[]): string {

@@ -24,6 +24,8 @@ import {
   isHolding,
   isHopelessPending,
   isWaiting,
+  maxTimeOf,
+  PARTITION_LIMITS_SCRIPT,
   parseSqueueLine,
   sbatchArgs,
   sbatchCommand,
@@ -228,8 +230,10 @@ export class SlurmProvider implements Provider {
 
     if (!jobId) {
       const gres = req.accelerators && Object.keys(req.accelerators).length ? await this.gres(login, cluster, req.accelerators, req.zone) : undefined;
+      const limits = await login.exec(PARTITION_LIMITS_SCRIPT, [], { timeoutMs: 20_000 });
+      const timeLimit = limits.exitCode === 0 ? maxTimeOf(limits.stdout, req.zone, cluster.sbatchArgs) : undefined;
       const args = sbatchArgs(
-        { clusterName: req.clusterName, idempotencyKey: req.idempotencyKey, numNodes: req.numNodes, partition: req.zone, cpus: req.cpus, memoryGb: req.memoryGb, gres, outputDir: clusterDir },
+        { clusterName: req.clusterName, idempotencyKey: req.idempotencyKey, numNodes: req.numNodes, partition: req.zone, cpus: req.cpus, memoryGb: req.memoryGb, gres, outputDir: clusterDir, timeLimit },
         cluster,
       );
       const r = await login.exec(sbatchCommand(args), [], { stdin: BATCH_SCRIPT, timeoutMs: 60_000 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterHandle } from '../../core/cluster-state.js';
 import { getProvider } from '../../providers/registry.js';
+import { maxTimeOf } from '../../providers/slurm/allocation.js';
 import { SlurmProvider } from '../../providers/slurm/index.js';
 import type { SlurmRunner } from '../../providers/slurm/runner.js';
 import { ProviderError, type ProvisionRequest } from '../../providers/types.js';
@@ -79,6 +80,18 @@ async function failure(p: Promise<unknown>): Promise<ProviderError> {
   return err as ProviderError;
 }
 
+describe('the time limit asked for', () => {
+  const sinfo = 'low*|2-00:00:00\nhigh|infinite\ndebug|30:00\n';
+  it('is the partition\'s MaxTime unless infinite or set in sbatch_args', () => {
+    expect(maxTimeOf(sinfo, undefined, [])).toBe('2-00:00:00');
+    expect(maxTimeOf(sinfo, 'debug', [])).toBe('30:00');
+    expect(maxTimeOf(sinfo, 'high', [])).toBeUndefined();
+    expect(maxTimeOf(sinfo, 'nope', [])).toBeUndefined();
+    for (const own of [['--time=1:00:00'], ['--time', '60'], ['-t', '60'], ['-t60'], ['--tim=5']]) expect(maxTimeOf(sinfo, 'low', own)).toBeUndefined();
+    expect(maxTimeOf(sinfo, 'low', ['--time-min=10', '--tmp=10G'])).toBe('2-00:00:00');
+  });
+});
+
 describe('slurm provider', () => {
   it('is registered as "slurm" and lists clusters as regions, partitions as zones', async () => {
     expect(getProvider('slurm', { home })).toBeInstanceOf(SlurmProvider);
@@ -107,6 +120,8 @@ describe('slurm provider', () => {
       expect(handle.region).toBe('test');
       expect(handle.zone).toBe('low');
       expect(await squeue()).toContain(`${jobId}|petrel-two|RUNNING|low|n[1-2]`);
+      // the partition's MaxTime, not its (much shorter) DefaultTime
+      expect((await slurm.sh(`scontrol show job ${jobId}`)).stdout).toContain('TimeLimit=2-00:00:00');
       const again = await provider.provision(req('two', 2));
       expect(again.nodes.map((n) => n.id)).toEqual(handle.nodes.map((n) => n.id));
       expect((await squeue()).filter((l) => l.includes('petrel-two'))).toHaveLength(1);

@@ -194,7 +194,7 @@ function slurmConf(l: Layout): string {
     'PreemptMode=REQUEUE',
     ...(l.gpus > 0 ? ['GresTypes=gpu'] : []),
     `NodeName=${range('n', 1, l.nodes)} NodeAddr=127.0.0.1 NodeHostname=${l.host} Port=${range('', l.slurmdPort, l.slurmdPort + l.nodes - 1)} CPUs=${cpus} RealMemory=${memory}${gres} State=UNKNOWN`,
-    'PartitionName=low Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1',
+    'PartitionName=low Nodes=ALL Default=YES DefaultTime=00:30:00 MaxTime=2-00:00:00 State=UP PriorityTier=1',
     'PartitionName=high Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=10',
     '',
   ].join('\n');
