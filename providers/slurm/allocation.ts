@@ -166,14 +166,19 @@ export function killedWithAllocation(state: DetachedJobState): DetachedJobState 
 }
 
 /**
- * Pending reasons no amount of waiting fixes: the request itself is wrong. Anything else
- * (Resources, Priority, limits, a down partition, nodes not available) may clear, until the
- * provision timeout says it did not.
+ * Pending reasons no amount of waiting fixes. The request may not fit this partition (more
+ * nodes, CPUs, memory or time than it allows, or features its nodes lack) — another partition
+ * or cluster may well take it, so that is the partition's capacity — or it names an account or
+ * QOS the user may not use, which is theirs to fix. Anything else (Resources, Priority, a down
+ * partition, nodes not available) may clear, until the provision timeout says it did not.
  */
-const HOPELESS_REASONS = new Set(['BadConstraints', 'PartitionConfig', 'InvalidAccount', 'InvalidQOS', 'QOSJobLimit', 'PartitionNodeLimit', 'PartitionTimeLimit', 'AccountNotAllowed', 'DependencyNeverSatisfied']);
+const NEVER_FITS = new Set(['BadConstraints', 'PartitionConfig', 'PartitionNodeLimit', 'PartitionTimeLimit']);
+const NOT_ALLOWED = new Set(['InvalidAccount', 'InvalidQOS', 'QOSJobLimit', 'AccountNotAllowed', 'DependencyNeverSatisfied']);
 
-export function isHopelessPending(reason: string): boolean {
-  return HOPELESS_REASONS.has(reason);
+export function hopelessPending(reason: string): { kind: 'capacity' | 'config'; why: string } | undefined {
+  if (NEVER_FITS.has(reason)) return { kind: 'capacity', why: "the request does not fit this partition's nodes or limits" };
+  if (NOT_ALLOWED.has(reason)) return { kind: 'config', why: 'the account or QOS may not run it' };
+  return undefined;
 }
 
 /**

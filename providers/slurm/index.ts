@@ -22,7 +22,7 @@ import {
   classifySbatchError,
   goneReason,
   isHolding,
-  isHopelessPending,
+  hopelessPending,
   isWaiting,
   maxTimeOf,
   PARTITION_LIMITS_SCRIPT,
@@ -307,9 +307,10 @@ export class SlurmProvider implements Provider {
       }
       if (isHolding(s)) return s;
       if (!isWaiting(s)) throw new ProviderError('transient', `${where}: Slurm job ${jobId} ended while starting (${s.state}${s.reason && s.reason !== 'None' ? `, ${s.reason}` : ''})`);
-      if (isHopelessPending(s.reason)) {
+      const hopeless = hopelessPending(s.reason);
+      if (hopeless) {
         await this.cancel(login, jobId);
-        throw new ProviderError('config', `${where}: Slurm will never start job ${jobId}: pending with reason ${s.reason}`);
+        throw new ProviderError(hopeless.kind, `${where}: Slurm will never start job ${jobId}: pending with reason ${s.reason} (${hopeless.why})`, hopeless.kind === 'capacity' ? 'zone' : undefined);
       }
       const age = Number(/^petrel:age (-?\d+)$/m.exec(r.stdout)?.[1] ?? 0);
       if (age >= cluster.provisionTimeoutSeconds) {

@@ -163,8 +163,10 @@ describe('slurm provider', () => {
       await r.signal('3-run', 'SIGKILL');
       expect(await finished(r, '3-run')).toEqual({ state: 'lost' });
       // nothing of either job is left on the node
-      const left = await slurm.sh(`squeue -h -s -j ${jobId} -o '%i'`);
-      expect(left.stdout.split('\n').filter((l) => /^\d+\.\d+$/.test(l.trim()))).toEqual([]);
+      await waitFor('the steps to end', async () => {
+        const left = await slurm.sh(`squeue -h -s -j ${jobId} -o '%i'`);
+        return left.stdout.split('\n').some((l) => /^\d+\.\d+$/.test(l.trim())) ? undefined : true;
+      }, 20_000, 200);
     });
 
     it('batched status: nodes up and job states, then a node going DOWN loses the allocation', async () => {
@@ -198,16 +200,25 @@ describe('slurm provider', () => {
 
   it('asks for GPUs with --gres: the job sees its devices; an unknown type is that partition\'s capacity', async () => {
     await slurm.waitIdle(30_000);
-    const handle = await provider.provision(req('gpu', 1, { accelerators: { t4: 1 } }));
+    const handle = await provider.provision(req('gpu', 1, { accelerators: { t4: 1 }, cpus: { value: 2, orMore: false }, memoryGb: { value: 1.5, orMore: true } }));
     try {
       const r = await provider.runner(handle, handle.nodes[0]!).run('echo "$CUDA_VISIBLE_DEVICES"');
       expect(r.stdout.trim()).toMatch(/^\d$/);
+      const job = (await slurm.sh(`scontrol show job ${handle.nodes[0]!.data.slurm_job_id}`)).stdout;
+      expect(job).toContain('MinCPUsNode=2');
+      expect(job).toContain('MinMemoryNode=1.50G');
+      expect(job).toMatch(/TresPerNode=(gres[/:])?gpu:T4:1/);
     } finally {
       await provider.terminate(handle);
     }
     const err = await failure(provider.provision(req('a100', 1, { accelerators: { A100: 1 } })));
     expect(err.kind).toBe('capacity');
     expect(err.message).toContain('A100');
+    // more CPUs than any node has: Slurm refuses it, and it is that partition's capacity
+    const cpuErr = await failure(provider.provision(req('cpus', 1, { cpus: { value: 64, orMore: false } })));
+    expect(cpuErr.kind).toBe('capacity');
+    expect(cpuErr.scope).toBe('zone');
+    expect(cpuErr.message).toMatch(/^slurm\/test\/low: Slurm will never start job \d+: pending with reason PartitionConfig \(the request does not fit this partition's nodes or limits\)$/);
   });
 
   it('an allocation still pending after provision_timeout_seconds is a capacity error for the partition, and is cancelled', async () => {
@@ -227,7 +238,7 @@ describe('slurm provider', () => {
     }
   });
 
-  it('a bad partition or account is a config error in Slurm\'s words, and nothing is queued', async () => {
+  it('a bad partition or account is a config error in Slurm\'s words (more nodes than the partition has: its capacity), and nothing is queued', async () => {
     let err = await failure(provider.provision(req('badpart', 1, { region: 'open', zone: 'nope' })));
     expect(err.kind).toBe('config');
     expect(err.message).toContain('slurm/open/nope: sbatch: error: invalid partition specified: nope');
@@ -238,7 +249,7 @@ describe('slurm provider', () => {
     expect(err.message).toContain('Invalid account or account/partition combination specified');
 
     err = await failure(provider.provision(req('toomany', 5)));
-    expect(err.kind).toBe('config');
+    expect(err.kind).toBe('capacity');
     expect(err.message).toMatch(/Slurm will never start job \d+: pending with reason Partition(Config|NodeLimit)/);
 
     err = await failure(provider.provision(req('notlisted', 1, { zone: 'other' })));
