@@ -33,7 +33,7 @@ import {
   type AllocationState,
 } from './allocation.js';
 import { slurmBatchStatus } from './batch-status.js';
-import { readSlurmConfig, type SlurmClusterConfig, type SlurmConfig, type SlurmLogin } from './config.js';
+import { DEFAULT_PROVISION_TIMEOUT_SECONDS, readSlurmConfig, type SlurmClusterConfig, type SlurmConfig, type SlurmLogin } from './config.js';
 import { describeCluster, gresFor, SINFO_SCRIPT } from './sinfo.js';
 import { LocalLogin, SshLogin, type LoginShell } from './login.js';
 import { SlurmRunner } from './runner.js';
@@ -216,7 +216,7 @@ export class SlurmProvider implements Provider {
     }
   }
 
-  /** Submits the allocation (unless a retried provision found it), waits for it, and settles its nodes. */
+  /** The allocation's sbatch options for a request, then the allocation itself. */
   private async allocate(
     req: ProvisionRequest,
     cluster: SlurmClusterConfig,
@@ -226,17 +226,36 @@ export class SlurmProvider implements Provider {
     home: string,
     found: string | undefined,
   ): Promise<ClusterHandle> {
-    let jobId = found;
+    const gres = req.accelerators && Object.keys(req.accelerators).length ? await this.gres(login, cluster, req.accelerators, req.zone) : undefined;
+    const limits = await login.exec(PARTITION_LIMITS_SCRIPT, [], { timeoutMs: 20_000 });
+    const timeLimit = limits.exitCode === 0 ? maxTimeOf(limits.stdout, req.zone, cluster.sbatchArgs) : undefined;
+    const args = sbatchArgs(
+      { clusterName: req.clusterName, idempotencyKey: req.idempotencyKey, numNodes: req.numNodes, partition: req.zone, cpus: req.cpus, memoryGb: req.memoryGb, gres, outputDir: clusterDir, timeLimit },
+      cluster,
+    );
+    return this.hold(login, {
+      args,
+      found,
+      where,
+      clusterDir,
+      numNodes: req.numNodes,
+      provisionTimeoutSeconds: cluster.provisionTimeoutSeconds,
+      base: { provider: this.name, clusterName: req.clusterName, region: cluster.name, ...(req.zone ? { zone: req.zone } : {}) },
+      loginData: this.loginData(cluster.login),
+      filesystem: `slurm:${cluster.name}:${home}`,
+    });
+  }
 
+  /**
+   * Submits the allocation (unless one was found: a retried provision or start), waits until it
+   * runs, and settles its nodes. Rank 0 keeps the sbatch options, so a stopped cluster can ask
+   * for the same allocation again.
+   */
+  private async hold(login: LoginShell, spec: HoldSpec): Promise<ClusterHandle> {
+    const { where, clusterDir } = spec;
+    let jobId = spec.found;
     if (!jobId) {
-      const gres = req.accelerators && Object.keys(req.accelerators).length ? await this.gres(login, cluster, req.accelerators, req.zone) : undefined;
-      const limits = await login.exec(PARTITION_LIMITS_SCRIPT, [], { timeoutMs: 20_000 });
-      const timeLimit = limits.exitCode === 0 ? maxTimeOf(limits.stdout, req.zone, cluster.sbatchArgs) : undefined;
-      const args = sbatchArgs(
-        { clusterName: req.clusterName, idempotencyKey: req.idempotencyKey, numNodes: req.numNodes, partition: req.zone, cpus: req.cpus, memoryGb: req.memoryGb, gres, outputDir: clusterDir, timeLimit },
-        cluster,
-      );
-      const r = await login.exec(sbatchCommand(args), [], { stdin: BATCH_SCRIPT, timeoutMs: 60_000 });
+      const r = await login.exec(sbatchCommand(spec.args), [], { stdin: BATCH_SCRIPT, timeoutMs: 60_000 });
       jobId = /^(\d+)/.exec(r.stdout.trim())?.[1];
       if (r.exitCode !== 0 || !jobId) {
         const c = classifySbatchError(r.stderr || r.stdout || `sbatch exited with ${r.exitCode}`);
@@ -244,12 +263,12 @@ export class SlurmProvider implements Provider {
       }
     }
 
-    const running = await this.waitUntilRunning(login, jobId, cluster, where);
+    const running = await this.waitUntilRunning(login, jobId, spec.provisionTimeoutSeconds, where);
     const settle = await login.exec(SETTLE_SCRIPT, [jobId, running.nodeList, clusterDir], { timeoutMs: 120_000 });
     const names = [...settle.stdout.matchAll(/^petrel:node (\d+) (\S+)$/gm)].map((m) => m[2]!);
     const seeing = new Set([...settle.stdout.matchAll(/^petrel:sees (\S+)$/gm)].map((m) => m[1]!));
-    if (names.length !== req.numNodes) {
-      throw new ProviderError('transient', `${where}: Slurm job ${jobId} holds ${names.length} node(s) (${running.nodeList}), ${req.numNodes} requested`);
+    if (names.length !== spec.numNodes) {
+      throw new ProviderError('transient', `${where}: Slurm job ${jobId} holds ${names.length} node(s) (${running.nodeList}), ${spec.numNodes} requested`);
     }
     const blind = names.filter((n) => !seeing.has(n));
     if (blind.length > 0) {
@@ -257,15 +276,54 @@ export class SlurmProvider implements Provider {
       const why = settle.stderr.trim() ? `: ${settle.stderr.trim().split('\n').slice(-2).join('; ')}` : '';
       throw new ProviderError('config', `${where}: node(s) ${blind.join(', ')} of Slurm job ${jobId} cannot see ${clusterDir} on the login host's home; Petrel needs the home shared between the login host and the compute nodes${why}`);
     }
-    const loginData = this.loginData(cluster.login);
     const nodes: NodeHandle[] = names.map((node, rank) => ({
       rank,
       id: `${jobId}/${node}`,
       ip: node,
-      data: { ...loginData, slurm_job_id: jobId!, node, dir: `${clusterDir}/node-${rank}` },
-      filesystem: `slurm:${cluster.name}:${home}`,
+      data: { ...spec.loginData, slurm_job_id: jobId!, node, dir: `${clusterDir}/node-${rank}`, ...(rank === 0 ? { sbatch_args: JSON.stringify(spec.args) } : {}) },
+      filesystem: spec.filesystem,
     }));
-    return { provider: this.name, clusterName: req.clusterName, region: cluster.name, ...(req.zone ? { zone: req.zone } : {}), label: `Slurm job ${jobId}`, nodes };
+    return { ...spec.base, label: `Slurm job ${jobId}`, nodes };
+  }
+
+  /**
+   * Autostop's stop: the allocation is cancelled, so the nodes go back to the site, while the
+   * cluster's files stay on the shared home, as a stopped VM keeps its disk.
+   */
+  async stop(handle: ClusterHandle): Promise<void> {
+    if (handle.nodes.length === 0) return;
+    const login = this.loginOf(handle.nodes[0]!);
+    for (const id of new Set(handle.nodes.map((n) => n.data.slurm_job_id).filter((id): id is string => !!id))) await this.cancel(login, id);
+  }
+
+  /** A stopped cluster started again: a new allocation with the same options (the nodes may differ). */
+  async start(handle: ClusterHandle): Promise<ClusterHandle> {
+    const first = handle.nodes[0];
+    const args = parseStoredArgs(first?.data.sbatch_args);
+    if (!first || !first.data.dir || !args) throw new ProviderError('config', `cluster ${handle.clusterName} has no stored Slurm request to start it again with`);
+    const login = this.loginOf(first);
+    const where = `slurm/${handle.region ?? '?'}${handle.zone ? `/${handle.zone}` : ''}`;
+    const comment = args.find((a) => a.startsWith('--comment='))?.slice('--comment='.length) ?? '';
+    const prep = await login.exec(PREPARE_SCRIPT, [handle.clusterName, allocationName(handle.clusterName), comment], { timeoutMs: 30_000 });
+    if (prep.exitCode !== 0) throw loginFailure(where, login, prep.stderr, prep.exitCode);
+    let timeout = DEFAULT_PROVISION_TIMEOUT_SECONDS;
+    try {
+      timeout = this.clusterConfig(this.config(), handle.region).provisionTimeoutSeconds;
+    } catch {
+      // the cluster left the config since: its handle still says how to reach it
+    }
+    const loginData = Object.fromEntries(Object.entries(first.data).filter(([k]) => LOGIN_KEYS.has(k)));
+    return this.hold(login, {
+      args,
+      found: /^petrel:job (\d+)$/m.exec(prep.stdout)?.[1],
+      where,
+      clusterDir: path.posix.dirname(first.data.dir),
+      numNodes: handle.nodes.length,
+      provisionTimeoutSeconds: timeout,
+      base: { provider: this.name, clusterName: handle.clusterName, ...(handle.region ? { region: handle.region } : {}), ...(handle.zone ? { zone: handle.zone } : {}) },
+      loginData,
+      filesystem: first.filesystem ?? '',
+    });
   }
 
   private loginData(login: SlurmLogin): Record<string, string> {
@@ -295,7 +353,7 @@ export class SlurmProvider implements Provider {
    * Slurm's own submit time, so a retried provision does not start the clock again) is a
    * capacity error for the partition: the allocation is cancelled and the job fails over.
    */
-  private async waitUntilRunning(login: LoginShell, jobId: string, cluster: SlurmClusterConfig, where: string): Promise<AllocationState> {
+  private async waitUntilRunning(login: LoginShell, jobId: string, provisionTimeoutSeconds: number, where: string): Promise<AllocationState> {
     for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
       const r = await login.exec(POLL_SCRIPT, [jobId], { timeoutMs: 30_000 });
       if (r.exitCode !== 0) throw loginFailure(where, login, r.stderr, r.exitCode);
@@ -313,11 +371,11 @@ export class SlurmProvider implements Provider {
         throw new ProviderError(hopeless.kind, `${where}: Slurm will never start job ${jobId}: pending with reason ${s.reason} (${hopeless.why})`, hopeless.kind === 'capacity' ? 'zone' : undefined);
       }
       const age = Number(/^petrel:age (-?\d+)$/m.exec(r.stdout)?.[1] ?? 0);
-      if (age >= cluster.provisionTimeoutSeconds) {
+      if (age >= provisionTimeoutSeconds) {
         await this.cancel(login, jobId);
         throw new ProviderError(
           'capacity',
-          `${where}: Slurm job ${jobId} still ${s.state} after ${age} s (reason ${s.reason}; provision_timeout_seconds is ${cluster.provisionTimeoutSeconds})`,
+          `${where}: Slurm job ${jobId} still ${s.state} after ${age} s (reason ${s.reason}; provision_timeout_seconds is ${provisionTimeoutSeconds})`,
           'zone',
         );
       }
@@ -383,6 +441,33 @@ export class SlurmProvider implements Provider {
     const { slurm_job_id: jobId, node: nodeName, dir } = node.data;
     if (!jobId || !nodeName || !dir) throw new ProviderError('config', `node ${node.rank} (${node.id}) has no Slurm allocation data`);
     return new SlurmRunner(this.loginOf(node), { jobId, node: nodeName, dir, clusterName: handle.clusterName });
+  }
+}
+
+interface HoldSpec {
+  args: string[];
+  /** an allocation already submitted for this request */
+  found: string | undefined;
+  /** `slurm/<cluster>[/<partition>]`, for messages */
+  where: string;
+  clusterDir: string;
+  numNodes: number;
+  provisionTimeoutSeconds: number;
+  base: Pick<ClusterHandle, 'provider' | 'clusterName' | 'region' | 'zone'>;
+  loginData: Record<string, string>;
+  filesystem: string;
+}
+
+/** Node data saying how to reach the login node (see loginData). */
+const LOGIN_KEYS = new Set(['login', 'login_alias', 'host', 'port', 'user', 'identity_file', 'proxy_jump']);
+
+function parseStoredArgs(text: string | undefined): string[] | undefined {
+  if (!text) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) && v.every((a) => typeof a === 'string') ? v : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -190,6 +190,32 @@ describe('slurm provider', () => {
       await slurm.waitIdle(30_000).catch(() => undefined);
     });
 
+    it('stop gives the nodes back and keeps the files; start asks for the same allocation again', async () => {
+      await slurm.waitIdle(30_000);
+      // the node-DOWN test above ended the allocation: a fresh one for this test
+      handle = await provider.provision(req('two', 2, { idempotencyKey: 'two-2' }));
+      jobId = handle.nodes[0]!.data.slurm_job_id!;
+      expect((await runner(1).run('echo kept > kept.txt')).exitCode).toBe(0);
+      await provider.stop(handle);
+      expect((await squeue()).filter((l) => l.includes('petrel-two'))).toEqual([]);
+      expect(fs.readFileSync(path.join(userHome, '.petrel/clusters/two/node-1/kept.txt'), 'utf8')).toBe('kept\n');
+
+      const started = await provider.start(handle);
+      const newId = started.nodes[0]!.data.slurm_job_id!;
+      expect(newId).not.toBe(jobId);
+      expect(started).toMatchObject({ region: 'test', zone: 'low', label: `Slurm job ${newId}` });
+      expect(started.nodes).toHaveLength(2);
+      const job = (await slurm.sh(`scontrol show job ${newId}`)).stdout;
+      expect(job).toContain('TimeLimit=2-00:00:00');
+      expect(job).toContain('Partition=low');
+      expect(job).toContain('Comment=petrel:two-2');
+      handle = started;
+      jobId = newId;
+      expect((await runner(1).run('cat kept.txt')).stdout).toBe('kept\n');
+      // a retried start finds the allocation it submitted
+      expect((await provider.start({ ...handle, nodes: handle.nodes })).nodes[0]!.data.slurm_job_id).toBe(newId);
+    });
+
     it('terminate cancels the allocation, waits for it and removes the cluster dir', async () => {
       await provider.terminate(handle);
       expect((await squeue()).filter((l) => l.startsWith(`${jobId}|`))).toEqual([]);
