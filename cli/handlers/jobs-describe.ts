@@ -21,7 +21,7 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
       ['ATTEMPT', 'INFRA', 'CLUSTER', 'NODES', 'STARTED', 'DURATION', 'OUTCOME', 'REASON'],
       view.attempts.map((a) => [
         String(a.attempt),
-        placementLabel(a),
+        placementLabel(a) + (a.handle?.label ? ` (${a.handle.label})` : ''),
         a.clusterName,
         a.nodeIds.join(',') || '-',
         a.startedAt,

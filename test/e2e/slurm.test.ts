@@ -131,6 +131,11 @@ describe('clusters on Slurm', () => {
     await waitFor('the job to start', () => (processesWith('sleep 314').length > 0 ? true : undefined));
     expect((await p.ok(['cancel', 'one', '4'])).stdout).toContain('Job 4: CANCELLED');
     await waitFor('the step to be gone', () => (processesWith('sleep 31').length === 0 ? true : undefined), 30_000);
+    // through Slurm: the cancelled job's step has ended, the allocation holds no step of it
+    await waitFor('no step left', async () => {
+      const steps = await slurm.sh(`squeue -h -s -j ${jobId} -o '%i'`);
+      return steps.stdout.split('\n').some((l) => /^\d+\.\d+$/.test(l.trim())) ? undefined : true;
+    }, 30_000, 200);
     const [queue] = await p.json<Array<{ jobs: Array<{ id: number; status: string }> }>>(['queue', 'one']);
     expect(queue!.jobs.find((j) => j.id === 4)).toMatchObject({ status: 'CANCELLED' });
 
@@ -161,7 +166,7 @@ describe('managed jobs on Slurm', () => {
     expect(v.status).toBe('SUCCEEDED');
     expect(v.attempts[0]!.nodeIds).toEqual([expect.stringMatching(/^\d+\/n\d$/), expect.stringMatching(/^\d+\/n\d$/)]);
     const text = await p.ok(['jobs', 'describe', String(id)]);
-    expect(text.stdout).toContain(`slurm/test/low`);
+    expect(text.stdout).toContain(`slurm/test/low (Slurm job ${v.attempts[0]!.nodeIds[0]!.split('/')[0]})`);
     expect(text.stdout).toContain(v.attempts[0]!.nodeIds.join(','));
     await nothingLeft();
   });
