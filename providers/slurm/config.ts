@@ -3,7 +3,7 @@
 //
 // 1. SkyPilot's ~/.slurm/config ($PETREL_SLURM_CONFIG overrides the path), in OpenSSH client
 //    config syntax so a SkyPilot user brings it unchanged. Each `Host` name is a cluster whose
-//    login node is reached over SSH:
+//    login node is reached over SSH (unless a cluster of config.yaml uses it as its `login`):
 //
 //      Host mycluster
 //          HostName login.mycluster.org   # default: the name itself
@@ -692,12 +692,16 @@ export function parseSlurmSection(text: string, file: string, ssh: SlurmSshHosts
     const login = resolveLogin(name, r.data, ssh, useHost, (p) => errors.problem({ ...p, path: [...at, ...p.path] }));
     if (login) clusters.set(name, buildCluster(name, login, r.data, defaultTimeout));
   }
+  // A Host that a cluster of slurm: reaches its login node through is that cluster's login, not
+  // a second cluster without its account, QOS and partitions (a job placed on it would run
+  // outside them).
+  const loginsOfOthers = new Set([...clusters.values()].flatMap((c) => (c.login.kind === 'ssh' && c.login.alias !== c.name ? [c.login.alias] : [])));
   for (const alias of ssh.aliases) {
-    if (yamlNames.includes(alias) || !isAllowed(alias)) continue;
+    if (yamlNames.includes(alias) || loginsOfOthers.has(alias) || !isAllowed(alias)) continue;
     const login = useHost(alias);
     if (login) clusters.set(alias, { name: alias, login, sbatchArgs: [], provisionTimeoutSeconds: defaultTimeout });
   }
-  return result(names, allowed);
+  return result(names.filter((n) => yamlNames.includes(n) || !loginsOfOthers.has(n)), allowed);
 }
 
 /** The `slurm:` mapping ({} when there is none), or undefined when it cannot be read (reported). */
