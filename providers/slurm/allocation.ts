@@ -51,6 +51,8 @@ export function sbatchArgs(req: AllocationRequest, cluster: SlurmClusterConfig):
     `--nodes=${req.numNodes}`,
     '--ntasks-per-node=1',
     '--no-requeue',
+    // on sites that power nodes up on demand, start only once every node has booted
+    '--wait-all-nodes=1',
     `--chdir=${req.outputDir}`,
     `--output=${req.outputDir}/slurm-%j.out`,
   ];
