@@ -46,17 +46,20 @@ export interface SlurmProviderOptions {
 
 /**
  * How often provision asks whether a pending allocation started, and teardown whether Slurm
- * let it go: soon at first (an idle cluster starts a job at its next scheduling pass, well
- * under a second), then every second at most, so a long queue costs the controller little.
+ * let it go: every 100 ms for the first seconds (an idle cluster starts a job at its next
+ * scheduling pass, typically within a second or two, and that wait is most of a launch), then
+ * less often, up to every second, so a long queue costs the controller little.
  */
-const FIRST_POLL_MS = 100;
-const MAX_POLL_MS = 1_000;
+function pollDelayMs(elapsedMs: number): number {
+  return elapsedMs < 3_000 ? 100 : Math.min(1_000, 100 * 2 ** Math.ceil((elapsedMs - 3_000) / 1_000));
+}
 /** How long teardown waits for Slurm to finish an allocation's cleanup (SkyPilot waits 60 s too). */
 const CANCEL_WAIT_MS = 60_000;
 
 /**
- * $1 = cluster name, $2 = job name, $3 = comment. Prints `petrel:home <home>` and, when an
- * allocation of this cluster already exists (a retried provision), `petrel:job <id>`.
+ * $1 = cluster name, $2 = job name, $3 = comment. Prints `petrel:home <home>`, when an
+ * allocation of this cluster already exists (a retried provision) `petrel:job <id>`, and each
+ * partition's time limit as `petrel:limit <sinfo line>` (see maxTimeOf).
  */
 const PREPARE_SCRIPT = [
   'dir="$HOME/.petrel/clusters/$1"',
@@ -65,6 +68,7 @@ const PREPARE_SCRIPT = [
   `squeue -h -u "$(id -un)" -n "$2" -t PENDING,CONFIGURING,RUNNING,SUSPENDED,REQUEUED,REQUEUE_HOLD -o '%i|%k' | while IFS='|' read -r id comment; do`,
   '  [ "$comment" = "$3" ] && echo "petrel:job $id"',
   'done',
+  `${PARTITION_LIMITS_SCRIPT} 2>/dev/null | sed 's/^/petrel:limit /'`,
   'exit 0',
 ].join('\n');
 
@@ -207,7 +211,7 @@ export class SlurmProvider implements Provider {
     if (!home || !home.startsWith('/')) throw new ProviderError('transient', `${where}: cannot tell the home directory on ${login.label}`);
     const clusterDir = path.posix.join(home, '.petrel/clusters', req.clusterName);
     try {
-      return await this.allocate(req, cluster, login, where, clusterDir, home, /^petrel:job (\d+)$/m.exec(prep.stdout)?.[1]);
+      return await this.allocate(req, cluster, login, where, clusterDir, home, prep.stdout);
     } catch (err) {
       // Refused, or cancelled for want of capacity: nothing of the cluster is left but its dir.
       // (A transient failure may leave an allocation the retry finds; teardown removes both.)
@@ -224,18 +228,19 @@ export class SlurmProvider implements Provider {
     where: string,
     clusterDir: string,
     home: string,
-    found: string | undefined,
+    /** PREPARE_SCRIPT's answer */
+    prepared: string,
   ): Promise<ClusterHandle> {
     const gres = req.accelerators && Object.keys(req.accelerators).length ? await this.gres(login, cluster, req.accelerators, req.zone) : undefined;
-    const limits = await login.exec(PARTITION_LIMITS_SCRIPT, [], { timeoutMs: 20_000 });
-    const timeLimit = limits.exitCode === 0 ? maxTimeOf(limits.stdout, req.zone, cluster.sbatchArgs) : undefined;
+    const limits = [...prepared.matchAll(/^petrel:limit (.*)$/gm)].map((m) => m[1]).join('\n');
+    const timeLimit = maxTimeOf(limits, req.zone, cluster.sbatchArgs);
     const args = sbatchArgs(
       { clusterName: req.clusterName, idempotencyKey: req.idempotencyKey, numNodes: req.numNodes, partition: req.zone, cpus: req.cpus, memoryGb: req.memoryGb, gres, outputDir: clusterDir, timeLimit },
       cluster,
     );
     return this.hold(login, {
       args,
-      found,
+      found: /^petrel:job (\d+)$/m.exec(prepared)?.[1],
       where,
       clusterDir,
       numNodes: req.numNodes,
@@ -354,7 +359,8 @@ export class SlurmProvider implements Provider {
    * capacity error for the partition: the allocation is cancelled and the job fails over.
    */
   private async waitUntilRunning(login: LoginShell, jobId: string, provisionTimeoutSeconds: number, where: string): Promise<AllocationState> {
-    for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
+    const started = Date.now();
+    for (;;) {
       const r = await login.exec(POLL_SCRIPT, [jobId], { timeoutMs: 30_000 });
       if (r.exitCode !== 0) throw loginFailure(where, login, r.stderr, r.exitCode);
       const stateLine = /^petrel:state (.*)$/m.exec(r.stdout)?.[1];
@@ -379,20 +385,21 @@ export class SlurmProvider implements Provider {
           'zone',
         );
       }
-      await sleep(delay);
+      await sleep(pollDelayMs(Date.now() - started));
     }
   }
 
   /** scancel, then wait until Slurm has finished with the allocation. */
   private async cancel(login: LoginShell, jobId: string): Promise<void> {
-    const deadline = Date.now() + CANCEL_WAIT_MS;
-    for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
+    const started = Date.now();
+    const deadline = started + CANCEL_WAIT_MS;
+    for (;;) {
       const r = await login.exec(CANCEL_SCRIPT, [jobId], { timeoutMs: 30_000 });
       if (r.exitCode !== 0) throw new ProviderError('transient', `cancelling Slurm job ${jobId} via ${login.label}: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
       const state = r.stdout.trim();
       if (!ENDING_OR_ALIVE.has(state)) return;
       if (Date.now() > deadline) throw new ProviderError('transient', `Slurm job ${jobId} is still ${state} ${CANCEL_WAIT_MS / 1000} s after scancel`);
-      await sleep(delay);
+      await sleep(pollDelayMs(Date.now() - started));
     }
   }
 
