@@ -283,6 +283,26 @@ describe('managed jobs on Slurm', () => {
     await nothingLeft();
   });
 
+  it('a full Slurm partition fails over to another infra (ordered resources: Slurm first, then local)', async () => {
+    const yaml = path.join(userHome, 'ordered.yaml');
+    fs.writeFileSync(yaml, ['resources:', '  ordered:', '    - infra: slurm/test/low', '    - infra: local', 'run: echo ran on ${SLURM_JOB_ID:-no-slurm}', ''].join('\n'));
+    const hogId = await hog('low', slurm.nodes.join(','));
+    try {
+      const r = await p.run(['jobs', 'launch', '-y', yaml], { timeoutMs: 120_000 });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('ran on no-slurm');
+      const id = Number(/Managed job (\d+)/.exec(r.stdout + r.stderr)![1]);
+      const v = await describeJob(p, id);
+      expect(v.attempts.map((a) => [a.cloud, a.zone ?? null, a.outcome])).toEqual([
+        ['slurm', 'low', 'no_capacity'],
+        ['local', null, 'succeeded'],
+      ]);
+    } finally {
+      await slurm.sh(`scancel ${hogId}`);
+    }
+    await nothingLeft();
+  });
+
   it('a bad partition is FAILED_PRECHECKS with Slurm\'s message, and nothing is queued', async () => {
     const r = await p.run(['jobs', 'launch', '-y', '--infra', 'slurm/open/nope', 'echo never']);
     expect(r.code).toBe(1);
