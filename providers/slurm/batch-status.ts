@@ -97,7 +97,7 @@ export async function slurmBatchStatus(jobs: WatchedJob[], loginOf: (node: NodeH
 
 function loginKey(node: NodeHandle): string {
   const d = node.data;
-  return d.login === 'ssh' ? `ssh:${d.user}@${d.host}:${d.port}:${d.identity_file}:${d.proxy_jump ?? ''}` : 'local';
+  return d.login === 'ssh' ? `ssh:${d.user}@${d.host}:${d.port}:${d.identity_file}:${d.proxy_jump ?? ''}:${d.proxy_command ?? ''}` : 'local';
 }
 
 function request(round: LoginRound, line: string): number {

@@ -11,11 +11,12 @@
 //          IdentityFile ~/.ssh/id_rsa     # required (as in SkyPilot)
 //          Port 22                        # optional
 //          ProxyJump me@bastion:22        # optional: one hop, same key
+//          ProxyCommand ssh -W %h:%p gw   # optional, instead of ProxyJump: run with /bin/sh
 //
 //    OpenSSH semantics: keywords are case-insensitive, `Key value` or `Key=value`, settings
 //    before the first Host and in wildcard blocks (`Host *`) apply to every matching name, and
-//    the first value obtained wins. Other keywords are ignored; ProxyCommand, Match and Include
-//    are refused (Petrel connects with its own SSH client and evaluates no commands).
+//    the first value obtained wins. Other keywords are ignored; Match and Include are refused
+//    (Petrel connects with its own SSH client, so only what it understands may shape a login).
 //
 // 2. The `slurm:` section of $PETREL_HOME/config.yaml, Petrel's per-cluster settings:
 //
@@ -62,6 +63,8 @@ export interface SlurmSshLogin {
   identityFile: string;
   /** `[user@]host:port` of a bastion (formatJump); same identityFile */
   proxyJump?: string;
+  /** a command whose stdin/stdout is the connection (ssh_config's ProxyCommand, %-tokens expanded), run with /bin/sh */
+  proxyCommand?: string;
 }
 
 export type SlurmLogin = { kind: 'local' } | SlurmSshLogin;
@@ -142,10 +145,10 @@ const KEYWORDS = new Map<string, Keyword>(
   (['Host', 'HostName', 'User', 'IdentityFile', 'Port', 'ProxyJump', 'ProxyCommand', 'Match', 'Include'] as const).map((k) => [k.toLowerCase(), k]),
 );
 
-type SettingKey = 'HostName' | 'User' | 'IdentityFile' | 'Port' | 'ProxyJump';
+type SettingKey = 'HostName' | 'User' | 'IdentityFile' | 'Port' | 'ProxyJump' | 'ProxyCommand';
 
 function isSettingKey(k: Keyword): k is SettingKey {
-  return k === 'HostName' || k === 'User' || k === 'IdentityFile' || k === 'Port' || k === 'ProxyJump';
+  return k === 'HostName' || k === 'User' || k === 'IdentityFile' || k === 'Port' || k === 'ProxyJump' || k === 'ProxyCommand';
 }
 
 interface Setting {
@@ -239,7 +242,7 @@ const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const CLUSTER_NAME_RULE = "must start with a letter or digit and use only letters, digits, '.', '_' and '-'";
 
 /** `%` tokens a value may hold, as in ssh_config(5); `%%` is always allowed. */
-const TOKENS: Partial<Record<SettingKey, string>> = { HostName: 'h', IdentityFile: 'dhnpru' };
+const TOKENS: Partial<Record<SettingKey, string>> = { HostName: 'h', IdentityFile: 'dhnpru', ProxyCommand: 'hnpr' };
 
 function checkTokens(key: SettingKey, value: string): string | undefined {
   const allowed = TOKENS[key] ?? '';
@@ -285,6 +288,8 @@ function parseSetting(key: SettingKey, text: string): Parsed<string | number | n
       const j = parseProxyJump(text.replace(/^ssh:\/\//, ''));
       return j.ok ? ok(formatJump(j.value)) : j;
     }
+    case 'ProxyCommand':
+      return text.toLowerCase() === 'none' ? ok(null) : ok(text);
   }
 }
 
@@ -337,15 +342,17 @@ export function parseSlurmSshConfig(text: string, file: string): SlurmSshHosts {
       case 'Include':
         problem(line, keyword.column, 'Include', 'Include is not supported; put the Host blocks in this file');
         return;
-      case 'ProxyCommand':
-        if (args.length === 1 && args[0]!.text.toLowerCase() === 'none') return;
-        problem(
-          line,
-          keyword.column,
-          'ProxyCommand',
-          'ProxyCommand is not supported (Petrel connects with its own SSH client); for a bastion use ProxyJump [user@]host[:port]',
-        );
+      case 'ProxyCommand': {
+        // As OpenSSH: the rest of the line is the command, for the shell (quotes and all).
+        const command = raw.slice(raw.indexOf(keyword.text) + keyword.text.length).replace(/^\s*=?\s*/, '').trim();
+        const r = command ? parseSetting('ProxyCommand', command) : fail('missing command');
+        if (r.ok) block.settings.push({ key, value: r.value });
+        else {
+          problem(line, at, key, r.problems.map((p) => p.message).join('; '));
+          block.settings.push({ key, value: undefined });
+        }
         return;
+      }
       default: {
         let value: Setting['value'];
         if (args.length === 1 && args[0]!.text === '') {
@@ -390,7 +397,21 @@ export function parseSlurmSshConfig(text: string, file: string): SlurmSshHosts {
       os.homedir(),
     );
     const jump = got.get('ProxyJump');
-    logins.set(alias, { kind: 'ssh', alias, host, port, user, identityFile, ...(typeof jump === 'string' ? { proxyJump: jump } : {}) });
+    const command = got.get('ProxyCommand');
+    if (typeof jump === 'string' && typeof command === 'string') {
+      problems.push({ file, ...where, field: 'ProxyCommand', message: `Host '${alias}' has both ProxyJump and ProxyCommand; keep one` });
+      continue;
+    }
+    logins.set(alias, {
+      kind: 'ssh',
+      alias,
+      host,
+      port,
+      user,
+      identityFile,
+      ...(typeof jump === 'string' ? { proxyJump: jump } : {}),
+      ...(typeof command === 'string' ? { proxyCommand: expandTokens(command, { h: host, n: alias, p: String(port), r: user }) } : {}),
+    });
   }
   return { file, aliases: [...firstSeen.keys()], logins, incomplete, problems: sortProblems(problems) };
 }

@@ -146,7 +146,7 @@ export class SlurmProvider implements Provider {
     const d = node.data;
     if (d.login === 'local') return new LocalLogin();
     if (d.login === 'ssh' && d.host && d.port && d.user && d.identity_file) {
-      return this.loginFor({ kind: 'ssh', alias: d.login_alias ?? d.host, host: d.host, port: Number(d.port), user: d.user, identityFile: d.identity_file, ...(d.proxy_jump ? { proxyJump: d.proxy_jump } : {}) });
+      return this.loginFor({ kind: 'ssh', alias: d.login_alias ?? d.host, host: d.host, port: Number(d.port), user: d.user, identityFile: d.identity_file, ...(d.proxy_jump ? { proxyJump: d.proxy_jump } : {}), ...(d.proxy_command ? { proxyCommand: d.proxy_command } : {}) });
     }
     throw new ProviderError('config', `node ${node.rank} (${node.id}) has no Slurm login data; was it provisioned by the slurm provider?`);
   }
@@ -341,6 +341,7 @@ export class SlurmProvider implements Provider {
       user: login.user,
       identity_file: login.identityFile,
       ...(login.proxyJump ? { proxy_jump: login.proxyJump } : {}),
+      ...(login.proxyCommand ? { proxy_command: login.proxyCommand } : {}),
     };
   }
 
@@ -466,7 +467,7 @@ interface HoldSpec {
 }
 
 /** Node data saying how to reach the login node (see loginData). */
-const LOGIN_KEYS = new Set(['login', 'login_alias', 'host', 'port', 'user', 'identity_file', 'proxy_jump']);
+const LOGIN_KEYS = new Set(['login', 'login_alias', 'host', 'port', 'user', 'identity_file', 'proxy_jump', 'proxy_command']);
 
 function parseStoredArgs(text: string | undefined): string[] | undefined {
   if (!text) return undefined;

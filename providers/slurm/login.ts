@@ -101,6 +101,7 @@ export class SshLogin implements LoginShell {
     private readonly pool: SshPool = sharedPool,
   ) {
     this.target = { host: login.host, port: login.port, user: login.user, identityFile: login.identityFile, settingsAt: `Host ${login.alias} of ${slurmSshConfigPath()}` };
+    if (login.proxyCommand) this.target.proxyCommand = login.proxyCommand;
     if (login.proxyJump) {
       const j = parseProxyJump(login.proxyJump);
       if (!j.ok) throw new ProviderError('config', `ProxyJump '${login.proxyJump}': ${j.problems[0]?.message ?? 'invalid'}`);

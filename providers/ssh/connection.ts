@@ -17,6 +17,7 @@ import { constants as osConstants } from 'node:os';
 import type { Client as SshClient, ClientChannel, SFTPWrapper } from 'ssh2';
 import { ProviderError } from '../types.js';
 import { verifyHostKey } from './known-hosts.js';
+import { proxyCommandStream, type ProxyCommandStream } from './proxy-command.js';
 
 // ssh2 takes ~40 ms to load: only commands that really talk to a node pay for it.
 let ssh2Module: Promise<typeof import('ssh2')> | undefined;
@@ -35,6 +36,8 @@ export interface SshTarget {
   proxyJump?: SshTarget;
   /** where the user sets user and identity_file, for messages (default: the pool) */
   settingsAt?: string;
+  /** ssh_config's ProxyCommand (tokens expanded): its stdin/stdout is the connection, instead of TCP or proxyJump */
+  proxyCommand?: string;
 }
 
 export interface ConnectPolicy {
@@ -780,7 +783,7 @@ export class SshPool {
   }
 
   static keyOf(target: SshTarget, knownHostsFile: string): string {
-    const via = target.proxyJump ? ` via ${SshPool.keyOf(target.proxyJump, knownHostsFile)}` : '';
+    const via = target.proxyJump ? ` via ${SshPool.keyOf(target.proxyJump, knownHostsFile)}` : target.proxyCommand ? ` via command ${target.proxyCommand}` : '';
     return `${target.user}@${label(target)} key=${target.identityFile} known_hosts=${knownHostsFile}${via}`;
   }
 
@@ -867,9 +870,11 @@ export class SshPool {
   private async connectOnce(key: string, target: SshTarget, ctx: ConnectContext, policy: ConnectPolicy, privateKey: Buffer): Promise<Connection> {
     const { Client } = await ssh2();
     let via: Connection | undefined;
-    let sock: net.Socket | ClientChannel;
+    let sock: net.Socket | ClientChannel | ProxyCommandStream;
     try {
-      if (target.proxyJump) {
+      if (target.proxyCommand) {
+        sock = await proxyCommandStream(target.proxyCommand, policy.connectTimeoutMs);
+      } else if (target.proxyJump) {
         via = await this.acquire(target.proxyJump, ctx);
         try {
           sock = await via.forward(target.host, target.port);
@@ -880,8 +885,9 @@ export class SshPool {
           throw Object.assign(new Error(`via ${label(target.proxyJump)}: ${(err as Error).message}`), { code: 'ECONNREFUSED' });
         }
       } else {
-        sock = await tcpConnect(target.host, target.port, policy.connectTimeoutMs);
-        sock.setKeepAlive(true, TCP_KEEPALIVE_MS);
+        const tcp = await tcpConnect(target.host, target.port, policy.connectTimeoutMs);
+        tcp.setKeepAlive(true, TCP_KEEPALIVE_MS);
+        sock = tcp;
       }
     } catch (err) {
       throw classify(err, target, undefined);

@@ -350,6 +350,17 @@ describe('a Slurm cluster whose login node is reached over SSH, as another unix 
         `    Port ${login.port}`,
         `    User ${login.user}`,
         `    IdentityFile ${sshd.clientKey}`,
+        // the same login node through a gateway command, as sites with a bastion write it
+        'Host viaproxy',
+        `    HostName ${login.ip}`,
+        `    Port ${login.port}`,
+        `    User ${login.user}`,
+        `    IdentityFile ${sshd.clientKey}`,
+        `    ProxyCommand ssh -q -i ${sshd.clientKey} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p %p -W %h:%p %r@%h`,
+        'Host brokenproxy',
+        `    HostName ${login.ip}`,
+        `    IdentityFile ${sshd.clientKey}`,
+        `    ProxyCommand sh -c 'echo gateway says no >&2; exit 7'`,
         'Host wrongkey',
         `    HostName ${login.ip}`,
         `    Port ${login.port}`,
@@ -369,6 +380,16 @@ describe('a Slurm cluster whose login node is reached over SSH, as another unix 
     const r = await p.ok(['check', 'slurm']);
     expect(r.stdout).toContain('cluster viassh: partitions low (default): 3/3 nodes free');
     expect(r.stdout).toMatch(/cluster wrongkey: permission denied/);
+    expect(r.stdout).toContain('cluster viaproxy: partitions low (default): 3/3 nodes free');
+    expect(r.stdout).toContain("cluster brokenproxy: ProxyCommand 'sh -c 'echo gateway says no >&2; exit 7'' exited with 7: gateway says no");
+  });
+
+  it('a login node reached through a ProxyCommand runs the same clusters', async () => {
+    const r = await p.run(['launch', '--infra', 'slurm/viaproxy', '-c', 'px', '-y', '--down', 'echo "via proxy: $(id -un) on $SLURMD_NODENAME"']);
+    expect(r.stderr).not.toContain('Error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`via proxy: ${login.user} on n1`);
+    await waitFor('the allocation gone', async () => ((await squeue()).length === 0 ? true : undefined), 60_000, 200);
   });
 
   it('a 2-node launch runs as the login user in its home, with the workdir synced over SSH', async () => {

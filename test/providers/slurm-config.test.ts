@@ -86,13 +86,13 @@ describe('~/.slurm/config', () => {
     ]);
   });
 
-  it('refuses ProxyCommand, Match and Include, and reports bad values at their line', () => {
+  it('refuses Match and Include, and reports bad values at their line', () => {
     expect(
       sshProblems(
         lines(
           'Host a', // 1
           '  IdentityFile /k', // 2
-          '  ProxyCommand ssh -W %h:%p bastion', // 3
+          '  ProxyCommand ssh -W %h:%p -l %u bastion', // 3
           '  Port abc', // 4
           'Host b', // 5
           '  Port 70000', // 6
@@ -103,7 +103,7 @@ describe('~/.slurm/config', () => {
         ),
       ),
     ).toEqual([
-      `${SSH}:3:3: ProxyCommand: ProxyCommand is not supported (Petrel connects with its own SSH client); for a bastion use ProxyJump [user@]host[:port]`,
+      `${SSH}:3:16: ProxyCommand: '%u' is not supported in ProxyCommand (only %h, %n, %p, %r, %%)`,
       `${SSH}:4:8: Port: 'abc' is not a port number (1 to 65535)`,
       `${SSH}:6:8: Port: '70000' is not a port number (1 to 65535)`,
       `${SSH}:7:12: HostName: unterminated double quote`,
@@ -113,6 +113,16 @@ describe('~/.slurm/config', () => {
     ]);
     // `ProxyCommand none` is the same as none at all
     expect(sshProblems(lines('Host a', '  IdentityFile /k', '  ProxyCommand none'))).toEqual([]);
+  });
+
+  it('takes ProxyCommand as OpenSSH does: the rest of the line, for the shell, with %h %p %r %n expanded', () => {
+    const r = parseSlurmSshConfig(
+      lines('Host a', '  HostName login.a', '  User me', '  Port 2200', "  ProxyCommand=ssh -q -W '%h:%p' gw.example.org # %n as %r", '  IdentityFile /k', 'Host b', '  IdentityFile /k', '  ProxyJump gw', '  ProxyCommand nc %h %p'),
+      SSH,
+    );
+    expect(r.logins.get('a')).toMatchObject({ host: 'login.a', port: 2200, proxyCommand: "ssh -q -W 'login.a:2200' gw.example.org # a as me" });
+    expect(r.logins.has('b')).toBe(false);
+    expect(r.problems.map(formatSpecError)).toEqual([`${SSH}:7:6: ProxyCommand: Host 'b' has both ProxyJump and ProxyCommand; keep one`]);
   });
 
   it('a Host without IdentityFile is incomplete (reported only when used)', () => {
