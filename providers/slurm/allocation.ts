@@ -96,6 +96,9 @@ export function sbatchCommand(args: string[]): string {
 /** squeue's fields for an allocation, in this order, `|`-separated: id, state, reason, nodes, comment, submit time. */
 export const SQUEUE_FORMAT = '%i|%T|%r|%N|%k|%V';
 
+/** $1 = allocation id: its squeue line (empty, or exit 1 with "Invalid job id", once Slurm has forgotten it). */
+export const ALLOCATION_SCRIPT = `squeue -h -j "$1" -t all -o '${SQUEUE_FORMAT}'`;
+
 export interface AllocationState {
   jobId: string;
   state: string;

@@ -5,11 +5,11 @@
 // is then seen ended, so its killed steps count as part of the loss, not as jobs that failed.
 import type { NodeHandle, NodeStatus } from '../../core/cluster-state.js';
 import { ProviderError, type DetachedJobState, type WatchedJob, type WatchedJobReport } from '../types.js';
+import { newBatchRequests, recordAnswers, request, type BatchRequests } from '../ssh/batch-status.js';
 import { BATCH_STATUS_SCRIPT, parseJobState } from '../ssh/jobs.js';
-import { checkJobKey } from '../ssh/shell.js';
+import { jobDirOf } from '../ssh/runner.js';
 import { goneReason, isHolding, killedWithAllocation, parseSqueueLine, SQUEUE_FORMAT, type AllocationState } from './allocation.js';
 import type { LoginShell } from './login.js';
-import { JOBS_SUBDIR } from './steps.js';
 
 /** After the job states: `petrel:q <squeue line>` for each of the user's allocations, or `petrel:squeue-failed <why>`. */
 const SQUEUE_PART = [
@@ -22,15 +22,10 @@ const SQUEUE_PART = [
 
 export const SLURM_BATCH_STATUS_SCRIPT = [BATCH_STATUS_SCRIPT, SQUEUE_PART].join('\n');
 
-interface LoginRound {
+interface LoginRound extends BatchRequests {
   login: LoginShell;
-  lines: string[];
-  lineOf: Map<string, number>;
-  answers: Array<string | undefined>;
-  /** allocation id → state; undefined until asked, empty when squeue answered */
+  /** allocation id → state, once squeue has answered (absent: the login host or squeue did not) */
   allocations?: Map<string, AllocationState>;
-  /** squeue could not be asked (controller down): node states are unknown */
-  squeueFailed?: string;
 }
 
 type Slot = { missing: true } | { round: LoginRound; jobId: string; job: number | undefined };
@@ -47,12 +42,12 @@ export async function slurmBatchStatus(jobs: WatchedJob[], loginOf: (node: NodeH
       const key = loginKey(node);
       let round = rounds.get(key);
       if (!round) {
-        round = { login: loginOf(node), lines: [], lineOf: new Map(), answers: [] };
+        round = { login: loginOf(node), ...newBatchRequests() };
         rounds.set(key, round);
       }
       let line: number | undefined;
       try {
-        line = request(round, `j ${node.data.dir}/${JOBS_SUBDIR}/${checkJobKey(job.key)}`);
+        line = request(round, `j ${jobDirOf(node.data.dir, job.key)}`);
       } catch (err) {
         if (err instanceof ProviderError) throw err;
         // a key no job can have been started under: its answer is `unknown`
@@ -100,16 +95,6 @@ function loginKey(node: NodeHandle): string {
   return d.login === 'ssh' ? `ssh:${d.user}@${d.host}:${d.port}:${d.identity_file}:${d.proxy_jump ?? ''}:${d.proxy_command ?? ''}` : 'local';
 }
 
-function request(round: LoginRound, line: string): number {
-  if (/[\n\0]/.test(line)) throw new ProviderError('config', `cannot ask about ${JSON.stringify(line.slice(2))}: the path has a newline or NUL in it`);
-  let i = round.lineOf.get(line);
-  if (i === undefined) {
-    i = round.lines.length;
-    round.lines.push(line);
-    round.lineOf.set(line, i);
-  }
-  return i;
-}
 
 /** One shell on the login host; a host that does not answer leaves every answer unknown. */
 async function ask(round: LoginRound): Promise<void> {
@@ -121,23 +106,13 @@ async function ask(round: LoginRound): Promise<void> {
   } catch {
     return;
   }
+  recordAnswers(round, out);
+  // squeue failing (the controller down) leaves the allocations unknown: the nodes unreachable
+  if (/^petrel:squeue-failed /m.test(out)) return;
   const allocations = new Map<string, AllocationState>();
-  let failed: string | undefined;
-  for (const line of out.split('\n')) {
-    let m = /^petrel:(\d+) (.*)$/.exec(line);
-    if (m) {
-      round.answers[Number(m[1])] = m[2];
-      continue;
-    }
-    m = /^petrel:q (.*)$/.exec(line);
-    if (m) {
-      const s = parseSqueueLine(m[1]!);
-      if (s) allocations.set(s.jobId, s);
-      continue;
-    }
-    m = /^petrel:squeue-failed (.*)$/.exec(line);
-    if (m) failed = m[1];
+  for (const m of out.matchAll(/^petrel:q (.*)$/gm)) {
+    const s = parseSqueueLine(m[1]!);
+    if (s) allocations.set(s.jobId, s);
   }
-  if (failed === undefined) round.allocations = allocations;
-  else round.squeueFailed = failed;
+  round.allocations = allocations;
 }

@@ -17,6 +17,7 @@ import { knownHostsPath } from '../ssh/known-hosts.js';
 import { sharedPool, type SshPool } from '../ssh/connection.js';
 import { ProviderError, type CheckResult, type Provider, type ProvisionRequest, type WatchedJob, type WatchedJobReport } from '../types.js';
 import {
+  ALLOCATION_SCRIPT,
   allocationName,
   BATCH_SCRIPT,
   classifySbatchError,
@@ -74,7 +75,7 @@ const PREPARE_SCRIPT = [
 
 /** $1 = allocation id: its squeue line and its age in seconds since submission. */
 const POLL_SCRIPT = [
-  `line=$(squeue -h -j "$1" -t all -o '${SQUEUE_FORMAT}' 2>&1) || { echo "petrel:gone $line"; exit 0; }`,
+  `line=$(${ALLOCATION_SCRIPT} 2>&1) || { echo "petrel:gone $line"; exit 0; }`,
   '[ -n "$line" ] || { echo "petrel:gone"; exit 0; }',
   'echo "petrel:state $line"',
   'submitted=$(date -d "${line##*|}" +%s 2>/dev/null) && echo "petrel:age $(( $(date +%s) - submitted ))"',
@@ -298,7 +299,7 @@ export class SlurmProvider implements Provider {
   async stop(handle: ClusterHandle): Promise<void> {
     if (handle.nodes.length === 0) return;
     const login = this.loginOf(handle.nodes[0]!);
-    for (const id of new Set(handle.nodes.map((n) => n.data.slurm_job_id).filter((id): id is string => !!id))) await this.cancel(login, id);
+    for (const id of allocationsOf(handle)) await this.cancel(login, id);
   }
 
   /** A stopped cluster started again: a new allocation with the same options (the nodes may differ). */
@@ -422,8 +423,7 @@ export class SlurmProvider implements Provider {
   async terminate(handle: ClusterHandle): Promise<void> {
     if (handle.nodes.length === 0) return this.terminateByName(handle);
     const login = this.loginOf(handle.nodes[0]!);
-    const jobIds = new Set(handle.nodes.map((n) => n.data.slurm_job_id).filter((id): id is string => !!id));
-    for (const id of jobIds) await this.cancel(login, id);
+    for (const id of allocationsOf(handle)) await this.cancel(login, id);
     for (const dir of new Set(handle.nodes.map((n) => path.posix.dirname(n.data.dir ?? '')))) {
       // Only ever what provision created: never a home directory by mistake.
       if (!isPetrelClusterDir(dir)) throw new ProviderError('config', `refusing to remove '${dir}', which is not a Petrel cluster directory`);
@@ -468,6 +468,11 @@ interface HoldSpec {
 
 /** Node data saying how to reach the login node (see loginData). */
 const LOGIN_KEYS = new Set(['login', 'login_alias', 'host', 'port', 'user', 'identity_file', 'proxy_jump', 'proxy_command']);
+
+/** The Slurm jobs holding a cluster's nodes (one, unless a handle was pieced together). */
+function allocationsOf(handle: ClusterHandle): Set<string> {
+  return new Set(handle.nodes.map((n) => n.data.slurm_job_id).filter((id): id is string => !!id));
+}
 
 function parseStoredArgs(text: string | undefined): string[] | undefined {
   if (!text) return undefined;

@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { CommandRunner, DetachedJobSpec, DetachedJobState, LogChunk, RunResult } from '../types.js';
 import { ProviderError } from '../types.js';
 import { parseJobState, STATUS_SCRIPT } from '../ssh/jobs.js';
-import { checkJobKey, exportLine, shellQuote } from '../ssh/shell.js';
-import { isHolding, killedWithAllocation, parseSqueueLine, SQUEUE_FORMAT } from './allocation.js';
+import { checkJobKey, exportLine, remoteJoin, shellQuote } from '../ssh/shell.js';
+import { jobDirOf } from '../ssh/runner.js';
+import { ALLOCATION_SCRIPT, isHolding, killedWithAllocation, parseSqueueLine } from './allocation.js';
 import type { LoginShell } from './login.js';
 import { JOBS_SUBDIR, LAUNCHER, NODE_WRAPPER, SIGNAL_STEP_SCRIPT, START_STEP_SCRIPT } from './steps.js';
 
@@ -25,18 +26,12 @@ const RUN_SCRIPT = 'exec srun --overlap --jobid="$1" --nodelist="$2" --nodes=1 -
 
 const OP_TIMEOUT_MS = 60_000;
 
-/** $1 = allocation: its squeue line (empty once Slurm has forgotten it). */
-const ALLOCATION_STATE_SCRIPT = `squeue -h -j "$1" -t all -o '${SQUEUE_FORMAT}'`;
-
 /**
  * `sub` under the node's home (relative), or under the user's home (`~/…`: the real home, shared
  * by the user's clusters as on an SSH host), or absolute.
  */
 export function nodePath(nodeDir: string, sub: string, userHome: string): string {
-  if (path.posix.isAbsolute(sub)) return path.posix.normalize(sub);
-  if (sub === '~') return userHome;
-  if (sub.startsWith('~/')) return path.posix.join(userHome, sub.slice(2));
-  return path.posix.join(nodeDir, sub || '.');
+  return path.posix.resolve(userHome, remoteJoin(nodeDir, sub));
 }
 
 /** The user's home on the cluster: the node dir is <home>/.petrel/clusters/<cluster>/node-<rank>. */
@@ -51,7 +46,7 @@ export class SlurmRunner implements CommandRunner {
   ) {}
 
   private jobDir(key: string): string {
-    return path.posix.join(this.ref.dir, JOBS_SUBDIR, checkJobKey(key));
+    return jobDirOf(this.ref.dir, key);
   }
 
   private async script(what: string, script: string, args: string[], stdin?: Buffer): Promise<string> {
@@ -94,7 +89,7 @@ export class SlurmRunner implements CommandRunner {
     const state = parseJobState(await this.script(`reading the state of job ${key}`, STATUS_SCRIPT, [this.jobDir(key)]));
     if (state.state !== 'exited' || state.exitCode < 128) return state;
     // Killed by a signal: by Slurm ending the allocation (a loss), or by a cancel or the job itself.
-    const r = await this.login.exec(ALLOCATION_STATE_SCRIPT, [this.ref.jobId], { timeoutMs: OP_TIMEOUT_MS, quick: true });
+    const r = await this.login.exec(ALLOCATION_SCRIPT, [this.ref.jobId], { timeoutMs: OP_TIMEOUT_MS, quick: true });
     if (r.exitCode !== 0) return /invalid job id/i.test(r.stderr) ? killedWithAllocation(state) : { state: 'unknown' };
     const alloc = parseSqueueLine(r.stdout.trim().split('\n')[0] ?? '');
     return alloc && isHolding(alloc) ? state : killedWithAllocation(state);

@@ -13,7 +13,7 @@
 //              `petrel:exit N` line on srun's stdout.
 //   step       `<allocation>.<step>`, written by the wrapper: what a signal goes to.
 //   output.log the job's stdout and stderr; srun.log is srun's own complaints.
-import { JOBS_SUBDIR, startScript } from '../ssh/jobs.js';
+import { JOBS_SUBDIR, SIGNAL_SCRIPT, startScript } from '../ssh/jobs.js';
 
 export { JOBS_SUBDIR };
 
@@ -71,7 +71,6 @@ export const SIGNAL_STEP_SCRIPT = [
   // scancel's exit code says nothing here: signalling a step that spans fewer nodes than its
   // allocation delivers the signal and still reports "Invalid job id specified".
   'case $step in *.*[0-9]) scancel --quiet --signal="$2" -- "$step" 2>/dev/null; [ "$2" = KILL ] || exit 0;; esac',
-  'pid=$(cat "$1/pid" 2>/dev/null) || exit 0',
-  '[ -n "$pid" ] && kill -s "$2" -- "-$pid" 2>/dev/null',
-  'exit 0',
+  // else (and for a KILL) the launcher's process group, as an SSH job's
+  SIGNAL_SCRIPT,
 ].join('\n');

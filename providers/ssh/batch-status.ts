@@ -19,13 +19,21 @@ export interface BatchStatusContext {
   nodeTarget(node: NodeHandle): SshTarget;
 }
 
-/** One host's share of the batch: request lines (deduplicated) and, once asked, the answers. */
-interface HostRound {
-  target: SshTarget;
+/** One shell's share of a batch: BATCH_STATUS_SCRIPT's request lines (deduplicated) and, once asked, the answers. */
+export interface BatchRequests {
   lines: string[];
   lineOf: Map<string, number>;
   /** answer per line; undefined where the host did not answer */
   answers: Array<string | undefined>;
+}
+
+export function newBatchRequests(): BatchRequests {
+  return { lines: [], lineOf: new Map(), answers: [] };
+}
+
+/** One host's share of the batch. */
+interface HostRound extends BatchRequests {
+  target: SshTarget;
 }
 
 /** Where one (job, rank) pair finds its answers. */
@@ -39,7 +47,8 @@ function nodeDirs(handle: ClusterHandle, node: NodeHandle): { nodeDir: string; h
   return { nodeDir: node.data.dir ?? '.', home: node.data.dir ?? clusterDirOf(handle.clusterName) };
 }
 
-function request(round: HostRound, line: string): number {
+/** The index of the answer to `line` (`n <dir>` or `j <dir>`), asking it once however often it is wanted. */
+export function request(round: BatchRequests, line: string): number {
   // One request is one stdin line: a path with a newline cannot be asked about (and no path
   // Petrel creates has one), so a handle carrying one is malformed.
   if (/[\n\0]/.test(line)) throw new ProviderError('config', `cannot ask about ${JSON.stringify(line.slice(2))}: the path has a newline or NUL in it`);
@@ -62,7 +71,7 @@ export async function sshBatchStatus(ctx: BatchStatusContext, jobs: WatchedJob[]
       const hostKey = SshPool.keyOf(target, ctx.knownHostsFile);
       let round = rounds.get(hostKey);
       if (!round) {
-        round = { target, lines: [], lineOf: new Map(), answers: [] };
+        round = { target, ...newBatchRequests() };
         rounds.set(hostKey, round);
       }
       const { nodeDir, home } = nodeDirs(job.handle, node);
@@ -78,11 +87,7 @@ export async function sshBatchStatus(ctx: BatchStatusContext, jobs: WatchedJob[]
 
   await Promise.all([...rounds.values()].map(async (round) => {
     const out = await askHost(ctx, round.target, round.lines);
-    if (out === undefined) return;
-    for (const line of out.split('\n')) {
-      const m = /^petrel:(\d+) (.*)$/.exec(line);
-      if (m) round.answers[Number(m[1])] = m[2];
-    }
+    if (out !== undefined) recordAnswers(round, out);
   }));
 
   return jobs.map((job, j) => {
@@ -103,6 +108,14 @@ export async function sshBatchStatus(ctx: BatchStatusContext, jobs: WatchedJob[]
     });
     return { nodes, jobs: states };
   });
+}
+
+/** BATCH_STATUS_SCRIPT's `petrel:<line> <answer>` lines into `round.answers`; other lines are left for the caller. */
+export function recordAnswers(round: BatchRequests, stdout: string): void {
+  for (const line of stdout.split('\n')) {
+    const m = /^petrel:(\d+) (.*)$/.exec(line);
+    if (m) round.answers[Number(m[1])] = m[2];
+  }
 }
 
 /**
