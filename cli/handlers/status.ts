@@ -1,6 +1,7 @@
 // Handler of `petrel status [CLUSTER…] [-u]`: clusters, from one visibility query (no per-cluster
 // round trips). Yours by default (and those recorded before users existed); everyone's with -u;
 // clusters asked for by name whoever owns them.
+import { placementLabel } from '../../core/failover.js';
 import { currentUser } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { ago, formatTable } from '../table.js';
@@ -66,7 +67,7 @@ export async function status(ctx: CliContext, names: string[], flags: { json?: b
       rows.map((r) => [
         r.name,
         ...(withUser ? [r.user ?? '-'] : []),
-        [r.infra, r.region, r.region && r.zone].filter(Boolean).join('/') + (r.label ? ` (${r.label})` : ''),
+        placementLabel({ cloud: r.infra, region: r.region ?? undefined, zone: r.zone ?? undefined }) + (r.label ? ` (${r.label})` : ''),
         r.resources,
         r.status,
         r.autostop,
