@@ -79,6 +79,19 @@ function gateDir(): string {
   return fs.mkdtempSync(path.join(userHome, 'gate-'));
 }
 
+/** A gated job that also records each copy's pid in `dir/pids`, to tell which copy still runs. */
+function pidGatedJob(dir: string): string {
+  return `echo start >> ${dir}/starts; echo $$ >> ${dir}/pids; while [ ! -f ${dir}/go ]; do sleep 0.2; done; echo finished`;
+}
+
+/** Submits a managed job on `infra` and waits until its run has written `dir/<startedFile>`: its id, view, and its first node's data. */
+async function startJob(infra: string, dir: string, script = gatedJob(dir), startedFile = 'starts') {
+  const id = await submitJob(p, ['--infra', infra, script]);
+  const v = await waitForJob(p, id, running, 'running');
+  await waitFor('the job to start', () => (fs.existsSync(path.join(dir, startedFile)) ? true : undefined));
+  return { id, v, first: v.attempts[0]!.handle!.nodes[0]!.data };
+}
+
 /** Submits a batch job filling `nodes` of `partition` exclusively; resolves once it runs. */
 async function hog(partition: string, nodes: string): Promise<string> {
   const r = await slurm.sh(`sbatch --parsable -p ${partition} -w ${nodes} -N ${nodes.split(',').length} --exclusive --wrap 'sleep 600'`);
@@ -173,10 +186,8 @@ describe('managed jobs on Slurm', () => {
 
   it('a node going DOWN mid-run is a preemption: the job recovers on other nodes and finishes', async () => {
     const dir = gateDir();
-    const id = await submitJob(p, ['--infra', 'slurm/test', gatedJob(dir)]);
-    const v = await waitForJob(p, id, running, 'running');
-    const node = v.attempts[0]!.handle!.nodes[0]!.data.node!;
-    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    const { id, first } = await startJob('slurm/test', dir);
+    const node = first.node!;
     await slurm.nodeDown(node, 'petrel e2e');
     try {
       const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
@@ -195,17 +206,15 @@ describe('managed jobs on Slurm', () => {
 
   it('preempted by a high-priority job: recovered elsewhere, and never two copies running', async () => {
     const dir = gateDir();
-    const id = await submitJob(p, ['--infra', 'slurm/test/low', `echo start >> ${dir}/starts; echo $$ >> ${dir}/pids; while [ ! -f ${dir}/go ]; do sleep 0.2; done; echo finished`]);
-    const v = await waitForJob(p, id, running, 'running');
-    const node = v.attempts[0]!.handle!.nodes[0]!.data.node!;
-    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    const { id, first: firstNode } = await startJob('slurm/test/low', dir, pidGatedJob(dir));
+    const node = firstNode.node!;
     const hogId = await hog('high', node);
     try {
       const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
       expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('preempted') });
       expect(v2.attempts[1]!.handle!.nodes[0]!.data.node).not.toBe(node);
       // the first allocation is gone for good: Slurm did not requeue it
-      const first = v.attempts[0]!.handle!.nodes[0]!.data.slurm_job_id!;
+      const first = firstNode.slurm_job_id!;
       const queued = await petrelAllocations();
       expect(queued.filter((l) => l.startsWith(`${first}|`))).toEqual([]);
       expect(queued).toHaveLength(1);
@@ -224,10 +233,8 @@ describe('managed jobs on Slurm', () => {
 
   it('an admin\'s scancel of the allocation is a loss too: the job recovers', async () => {
     const dir = gateDir();
-    const id = await submitJob(p, ['--infra', 'slurm/test/low', gatedJob(dir)]);
-    const v = await waitForJob(p, id, running, 'running');
-    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
-    await slurm.sh(`scancel ${v.attempts[0]!.handle!.nodes[0]!.data.slurm_job_id}`);
+    const { id, first } = await startJob('slurm/test/low', dir);
+    await slurm.sh(`scancel ${first.slurm_job_id}`);
     const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
     expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('cancelled (scancel)') });
     fs.writeFileSync(path.join(dir, 'go'), '');
@@ -237,11 +244,8 @@ describe('managed jobs on Slurm', () => {
 
   it('a site that forces requeue: the requeued allocation is cancelled, never run a second time', async () => {
     const dir = gateDir();
-    const id = await submitJob(p, ['--infra', 'slurm/forced', `echo start >> ${dir}/starts; echo $$ >> ${dir}/pids; while [ ! -f ${dir}/go ]; do sleep 0.2; done`]);
-    const v = await waitForJob(p, id, running, 'running');
-    const first = v.attempts[0]!.handle!.nodes[0]!.data;
+    const { id, first } = await startJob('slurm/forced', dir, pidGatedJob(dir), 'pids');
     expect((await slurm.sh(`scontrol show job ${first.slurm_job_id}`)).stdout).toContain('Requeue=1');
-    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'pids')) ? true : undefined));
     await slurm.nodeDown(first.node!, 'petrel e2e requeue');
     try {
       const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
@@ -314,9 +318,7 @@ describe('managed jobs on Slurm', () => {
 
   it('the worker SIGKILLed mid-run: a new worker re-attaches to the step and the job runs once', async () => {
     const dir = gateDir();
-    const id = await submitJob(p, ['--infra', 'slurm/test', gatedJob(dir)]);
-    await waitForJob(p, id, running, 'running');
-    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    const { id } = await startJob('slurm/test', dir);
     const worker = p.pidOf('worker')!;
     process.kill(worker, 'SIGKILL');
     await waitFor('the worker to die', () => !alive(worker) || undefined);
@@ -411,10 +413,8 @@ describe('a Slurm cluster whose login node is reached over SSH, as another unix 
     const dir = path.join(login.home, 'gate');
     fs.mkdirSync(dir, { recursive: true });
     fs.chownSync(dir, login.uid, login.uid);
-    const id = await submitJob(p, ['--infra', 'slurm/viassh', gatedJob(dir)]);
-    const v = await waitForJob(p, id, running, 'running');
-    const node = v.attempts[0]!.handle!.nodes[0]!.data.node!;
-    await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+    const { id, first } = await startJob('slurm/viassh', dir);
+    const node = first.node!;
     await slurm.nodeDown(node, 'petrel e2e ssh');
     try {
       const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
