@@ -53,6 +53,8 @@ export function clusterInput(
     resourcesSummary: describeResources(r, task.numNodes),
     autostop,
     user: currentUser(),
+    ...(r.imageId ? { imageId: r.imageId } : {}),
+    ...(Object.keys(r.labels).length ? { labels: r.labels } : {}),
   };
 }
 

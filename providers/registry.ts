@@ -1,4 +1,5 @@
 // The one place that lists providers: adding one is a folder plus a line here.
+import { KubernetesProvider } from './kubernetes/index.js';
 import { LocalProvider } from './local/index.js';
 import { SlurmProvider } from './slurm/index.js';
 import { SshProvider } from './ssh/index.js';
@@ -15,6 +16,7 @@ const FACTORIES: Record<InfraName, (ctx: ProviderContext) => Provider> = {
   local: (ctx) => new LocalProvider({ home: ctx.home }),
   ssh: (ctx) => new SshProvider({ home: ctx.home }),
   slurm: (ctx) => new SlurmProvider({ home: ctx.home }),
+  kubernetes: (ctx) => new KubernetesProvider({ home: ctx.home }),
 };
 
 export function getProvider(name: string, ctx: ProviderContext): Provider {

@@ -20,6 +20,12 @@ export interface ProvisionRequest {
   idempotencyKey: string;
   /** for infra of fixed hosts: the hosts leased to this cluster (see leasableHosts) */
   hosts?: string[];
+  /** who launched it (Petrel's user): a label where the infra has labels */
+  user?: string;
+  /** the task's image_id (`docker:<image>`, or per region), where the infra runs images */
+  imageId?: string | Record<string, string>;
+  /** the task's resources.labels, where the infra has labels */
+  labels?: Record<string, string>;
 }
 
 export type { CheckResult } from '../core/worker-ops.js';

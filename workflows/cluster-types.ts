@@ -16,6 +16,10 @@ export interface ClusterWorkflowInput {
   resourcesSummary: string;
   autostop?: { idleMinutes: number; down: boolean };
   user: string;
+  /** the task's image_id, for infra that runs images (Kubernetes) */
+  imageId?: string | Record<string, string>;
+  /** the task's resources.labels, for infra with labels */
+  labels?: Record<string, string>;
 }
 
 /** What a job runs and brings along: the same for a cluster's job and a managed job. */

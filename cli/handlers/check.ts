@@ -7,8 +7,10 @@ import { UserError } from '../errors.js';
 import { formatTable } from '../table.js';
 import { runWorkerOperation } from '../worker-ops.js';
 
-export async function check(ctx: CliContext, only: string[], flags: { json?: boolean }): Promise<number> {
+export async function check(ctx: CliContext, asked: string[], flags: { json?: boolean }): Promise<number> {
   const known: readonly string[] = INFRA_NAMES;
+  // SkyPilot's short name for Kubernetes works here as in --infra.
+  const only = asked.map((n) => (n.toLowerCase() === 'k8s' ? 'kubernetes' : n));
   const unknown = only.filter((n) => !known.includes(n));
   if (unknown.length > 0) throw new UserError(`unknown infra ${unknown.map((n) => `'${n}'`).join(', ')}; Petrel supports: ${known.join(', ')}`);
   const client = await ctx.client();

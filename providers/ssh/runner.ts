@@ -27,7 +27,7 @@ const OP_TIMEOUT_MS = 30_000;
 const DEFAULT_LOG_CHUNK = 1 << 20;
 
 /** $1 = file, $2 = offset, $3 = most bytes: that range of the file. Exit 100: no such file. */
-const READ_RANGE_SCRIPT = [
+export const READ_RANGE_SCRIPT = [
   '[ -e "$1" ] || exit 100',
   '[ -r "$1" ] || { echo "cannot read $1" >&2; exit 3; }',
   'tail -c "+$(( $2 + 1 ))" -- "$1" | head -c "$3"',

@@ -31,7 +31,7 @@ const IDLE_TIMEOUT_MS = 60_000;
 const WRITE_BATCH = 256 << 10;
 const READ_CHUNK = 256 << 10;
 
-interface LocalEntry {
+export interface LocalEntry {
   /** POSIX path relative to the uploaded directory */
   rel: string;
   abs: string;
@@ -52,7 +52,7 @@ interface RemoteEntry {
 }
 
 /** The local tree minus what is never uploaded, parents before children. */
-function walkLocal(localDir: string): LocalEntry[] {
+export function walkLocal(localDir: string): LocalEntry[] {
   const ignore = IgnoreMatcher.forDirectory(localDir);
   const out: LocalEntry[] = [];
   const walk = (rel: string) => {

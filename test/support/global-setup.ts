@@ -1,10 +1,13 @@
 // Runs once before all tests: makes sure a Temporal CLI exists (installing the pinned one
 // the same way users get it) and hands its path to every test through PETREL_TEMPORAL_BIN.
+// Likewise the Kubernetes test binaries (test/support/k8s/build.sh: about 12 minutes the
+// first time on a machine, then cached) through PETREL_K8S_BIN, for test/support/k8s.ts.
 //
 // It also marks everything the run starts (see test/support/leftovers.ts): a run id in
 // PETREL_TEST_RUN and a per-run temp root that TMPDIR points to, so every PETREL_HOME, sshd
 // scratch dir and test home lies under it (test/support/file-scope.ts adds one directory per
 // test file). The teardown fails the run if any process of the run outlives it.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +19,10 @@ export default function setup({ provide }: { provide: (key: string, value: strin
   const binary = process.env.PETREL_TEMPORAL_BIN ?? ensureTemporalBinary(shared, (l) => console.log(l));
   process.env.PETREL_TEMPORAL_BIN = binary;
   provide('temporalBin', binary);
+
+  const k8sBin = process.env.PETREL_K8S_BIN ?? buildK8sBinaries();
+  process.env.PETREL_K8S_BIN = k8sBin;
+  provide('k8sBin', k8sBin);
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-run-'));
   // The sshd test users must be able to walk down to their homes under it.
@@ -39,8 +46,18 @@ export default function setup({ provide }: { provide: (key: string, value: strin
   };
 }
 
+/** Runs build.sh (returns at once when cached; its progress goes to stderr) and returns the bin directory it prints last. */
+function buildK8sBinaries(): string {
+  const script = path.join(import.meta.dirname, 'k8s', 'build.sh');
+  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const dir = out.trim().split('\n').pop() ?? '';
+  if (!dir || !fs.existsSync(path.join(dir, 'kube-apiserver'))) throw new Error(`${script} printed no bin directory: ${out}`);
+  return dir;
+}
+
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalBin: string;
+    k8sBin: string;
   }
 }

@@ -1,0 +1,56 @@
+// What a pod's status means to Petrel, while it starts and while it runs.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { NodeStatus } from '../../core/cluster-state.js';
+
+export type StartingState =
+  | { kind: 'running' }
+  /** waiting for the scheduler; `unschedulable` holds its reason when it said it cannot place the pod */
+  | { kind: 'pending'; unschedulable?: string }
+  /** will never run as asked: a bad image, a container that cannot be configured */
+  | { kind: 'refused'; message: string }
+  /** ran and ended, or was taken away, before Petrel could use it */
+  | { kind: 'ended'; message: string };
+
+/** Waiting reasons of a container that will not go away by themselves. */
+const HOPELESS_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+export function startingState(pod: V1Pod): StartingState {
+  const status = pod.status ?? {};
+  if (pod.metadata?.deletionTimestamp) return { kind: 'ended', message: `pod ${pod.metadata.name} is being deleted` };
+  if (status.phase === 'Running' && pod.spec?.nodeName) return { kind: 'running' };
+  if (status.phase === 'Succeeded' || status.phase === 'Failed') {
+    return { kind: 'ended', message: `pod ${pod.metadata?.name} ${status.phase === 'Failed' ? 'failed' : 'ended'}${status.reason ? ` (${status.reason}${status.message ? `: ${status.message}` : ''})` : ''}` };
+  }
+  for (const c of status.containerStatuses ?? []) {
+    const w = c.state?.waiting;
+    if (w?.reason && HOPELESS_WAITING.has(w.reason)) return { kind: 'refused', message: `container ${c.name} of pod ${pod.metadata?.name}: ${w.reason}${w.message ? `: ${w.message}` : ''}` };
+  }
+  const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') return { kind: 'pending', unschedulable: scheduled.message ?? 'Unschedulable' };
+  return { kind: 'pending' };
+}
+
+/**
+ * A running cluster's node as its pod shows it. Gone, with reason `preempted`, when the pod was
+ * deleted (by anyone but Petrel's teardown), evicted (node pressure, a higher PriorityClass),
+ * replaced by another pod of the same name, or its node is gone: the managed job recovers.
+ * `nodes` = the names of the cluster's nodes, when they could be listed.
+ */
+export function nodeStatusOf(rank: number, uid: string | undefined, pod: V1Pod | undefined, nodes: Set<string> | undefined): NodeStatus {
+  if (!pod) return { rank, state: 'gone', reason: 'preempted', detail: 'the pod was deleted' };
+  const name = pod.metadata?.name ?? '?';
+  if (uid && pod.metadata?.uid !== uid) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} was deleted and replaced by another` };
+  if (pod.metadata?.deletionTimestamp) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} is being deleted` };
+  const status = pod.status ?? {};
+  if (status.phase === 'Failed') {
+    const why = [status.reason, status.message].filter(Boolean).join(': ');
+    return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} failed${why ? ` (${why})` : ''}` };
+  }
+  if (status.phase === 'Succeeded') return { rank, state: 'gone', reason: 'terminated', detail: `the container of pod ${name} exited` };
+  const disruption = status.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  if (disruption) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name}: ${disruption.reason ?? 'disrupted'}${disruption.message ? `: ${disruption.message}` : ''}` };
+  const node = pod.spec?.nodeName;
+  if (node && nodes && !nodes.has(node)) return { rank, state: 'gone', reason: 'preempted', detail: `node ${node} of pod ${name} is gone` };
+  if (status.phase === 'Unknown') return { rank, state: 'gone', reason: 'unreachable', detail: `pod ${name}: its node does not report` };
+  return { rank, state: 'up' };
+}
