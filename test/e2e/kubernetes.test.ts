@@ -1,0 +1,198 @@
+// Clusters and managed jobs on real Kubernetes API servers (test/support/k8s.ts: context alpha,
+// one node with 4 A100-80GB; context beta, one node with 8 A100 as GKE labels them; kwok as the
+// kubelet), driven through the real CLI, Temporal dev server and worker. kwok runs what Petrel
+// execs as local processes with HOME = the cluster's home (shared by its pods, as an NFS home
+// would be), so the tests can look at the files and processes a "container" made.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeJob, gatedJob, running, submitJob, waitForJob } from '../support/jobs.js';
+import { startKubeTestbed, type KubeTestbed, type KubeTestCluster } from '../support/k8s.js';
+import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
+
+let bed: KubeTestbed;
+let alpha: KubeTestCluster;
+let beta: KubeTestCluster;
+let p: PetrelEnv;
+let gates: string;
+
+const CONFIG = `jobs:
+  unreachable_grace_seconds: 5
+kubernetes:
+  allowed_contexts: [alpha, beta, alpha-badtoken]
+  provision_timeout: 2
+`;
+
+beforeAll(async () => {
+  bed = await startKubeTestbed([
+    { context: 'alpha', nodes: [{ name: 'a-gpu-0', gpus: 4, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' } }] },
+    { context: 'beta', nodes: [{ name: 'b-gpu-0', gpus: 8, labels: { 'cloud.google.com/gke-accelerator': 'nvidia-tesla-a100' } }] },
+  ]);
+  alpha = bed.clusters.get('alpha')!;
+  beta = bed.clusters.get('beta')!;
+  // The worker (started by the CLI) inherits it: the kubeconfig with both contexts.
+  process.env.KUBECONFIG = bed.kubeconfig;
+  gates = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-k8s-gates-'));
+  p = await PetrelEnv.create();
+  fs.writeFileSync(path.join(p.home, 'config.yaml'), CONFIG);
+  await p.ok(['server', 'start']);
+});
+
+afterAll(async () => {
+  await p?.destroy();
+  await bed?.stop();
+  if (gates) fs.rmSync(gates, { recursive: true, force: true });
+});
+
+const selector = encodeURIComponent('app.kubernetes.io/managed-by=petrel');
+const petrelPods = async (c: KubeTestCluster) => (await c.api('GET', `/api/v1/namespaces/default/pods?labelSelector=${selector}`)).items as any[];
+const petrelServices = async (c: KubeTestCluster) => (await c.api('GET', `/api/v1/namespaces/default/services?labelSelector=${selector}`)).items as any[];
+
+/** Teardown ended: no pod or service of Petrel's in either context, no node dir left. */
+async function nothingLeft(): Promise<void> {
+  for (const c of [alpha, beta]) {
+    await waitFor(`no Petrel pod in ${c.context}`, async () => ((await petrelPods(c)).length === 0 ? true : undefined), 60_000, 200);
+    expect(await petrelServices(c)).toEqual([]);
+    const clusters = path.join(c.home, '.petrel/clusters');
+    await waitFor('no cluster dir left', () => (!fs.existsSync(clusters) || fs.readdirSync(clusters).length === 0 ? true : undefined), 30_000, 200);
+  }
+}
+
+function processesWith(text: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => l.includes(text) && !l.includes('ps -eo'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+const gateDir = () => fs.mkdtempSync(path.join(gates, 'gate-'));
+
+async function startJob(args: string[], dir: string) {
+  const id = await submitJob(p, [...args, gatedJob(dir)]);
+  const v = await waitForJob(p, id, running, 'running');
+  await waitFor('the job to start', () => (fs.existsSync(path.join(dir, 'starts')) ? true : undefined));
+  return { id, v, first: v.attempts[0]!.handle!.nodes[0]!.data };
+}
+
+describe('clusters on Kubernetes', () => {
+  it('check lists each context: what Petrel may do there and its GPUs', async () => {
+    const r = await p.run(['check', 'k8s']);
+    expect(r.stdout).toMatch(/kubernetes\s+yes/);
+    expect(r.stdout).toContain('context alpha');
+    expect(r.stdout).toContain('NVIDIA-A100-SXM4-80GB: 4 of 4 free on 1 node(s)');
+    expect(r.stdout).toContain('nvidia-tesla-a100: 8 of 8 free');
+    expect(r.stdout).toContain('context alpha-badtoken: the API server refused the credentials (401)');
+  });
+
+  it('a 2-node launch: one pod per rank, the workdir in every pod, ranks and pod IPs; --down deletes everything', async () => {
+    const r = await p.run(['launch', 'examples/multinode.yaml', '--infra', 'k8s/alpha', '-c', 'two', '-y', '--down']);
+    expect(r.stderr).not.toContain('Error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\(node 0\) rank 0 of 2, head at 10\.244\.\d+\.\d+/);
+    expect(r.stdout).toMatch(/\(node 1\) rank 1 of 2, head at 10\.244\.\d+\.\d+/);
+    expect(r.stdout.match(/workdir synced to every node/g)).toHaveLength(2);
+    await nothingLeft();
+  });
+
+  it('a failing run gives FAILED and its exit code', async () => {
+    const r = await p.run(['launch', '--infra', 'k8s/alpha', '-c', 'fails', '-y', '--down', 'echo about to fail; exit 3']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain('about to fail');
+    expect(r.stderr).toContain('Job 1 FAILED');
+    await nothingLeft();
+  });
+
+  it('status names the context; exec, logs --follow, cancel stops the job\'s processes; down deletes the pod', async () => {
+    await p.ok(['launch', '--infra', 'kubernetes/alpha', '-c', 'one', '-y', '--gpus', 'A100:1', 'echo "env: $PETREL_NUM_NODES $PETREL_NUM_GPUS_PER_NODE $SKYPILOT_NODE_RANK"']);
+    const [pod] = await petrelPods(alpha);
+    expect(pod.metadata.name).toBe('petrel-one-0');
+    expect(pod.spec.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
+    const status = await p.ok(['status']);
+    expect(status.stdout).toMatch(/one\s+kubernetes\/alpha \(namespace default\)/);
+    expect((await p.ok(['logs', 'one', '1'])).stdout).toBe('env: 1 1 0\n');
+    const exec = await p.ok(['exec', 'one', 'echo second in $(pwd)']);
+    expect(exec.stdout).toContain(`second in ${path.join(alpha.home, '.petrel/clusters/one/node-0')}`);
+
+    await p.ok(['exec', 'one', '-d', 'for i in 1 2 3; do echo tick $i; sleep 0.3; done']);
+    expect((await p.ok(['logs', 'one', '3', '--follow'])).stdout).toBe('tick 1\ntick 2\ntick 3\n');
+
+    await p.ok(['exec', 'one', '-d', 'sleep 413 & sleep 414; wait']);
+    await waitFor('the job to start', () => (processesWith('sleep 414').length > 0 ? true : undefined));
+    expect((await p.ok(['cancel', 'one', '4'])).stdout).toContain('Job 4: CANCELLED');
+    await waitFor('the job\'s processes to be gone', () => (processesWith('sleep 41').length === 0 ? true : undefined), 30_000);
+
+    await p.ok(['exec', 'one', '-d', 'sleep 415']);
+    await waitFor('the job to start', () => (processesWith('sleep 415').length > 0 ? true : undefined));
+    await p.ok(['down', 'one', '-y']);
+    // what ran in the pod is stopped before the pod is deleted
+    expect(processesWith('sleep 415')).toEqual([]);
+    await nothingLeft();
+  });
+
+  it('refused credentials fail the launch with the API server\'s answer, and create nothing', async () => {
+    const r = await p.run(['launch', '--infra', 'k8s/alpha-badtoken', '-c', 'bad', '-y', 'echo never']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('the API server refused the credentials (401 Unauthorized)');
+    expect(r.stdout).not.toContain('never');
+    await nothingLeft();
+  });
+});
+
+describe('managed jobs on Kubernetes', () => {
+  it('more GPUs than context alpha has: the job lands on beta', async () => {
+    const r = await p.run(['jobs', 'launch', '-y', '--infra', 'k8s', '--gpus', 'A100:8', 'echo "on $PETREL_NUM_GPUS_PER_NODE GPUs"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('on 8 GPUs');
+    const id = Number(/Managed job (\d+)/.exec(r.stdout + r.stderr)![1]);
+    const v = await describeJob(p, id);
+    expect(v.status).toBe('SUCCEEDED');
+    expect(v.attempts.map((a) => [a.region, a.outcome])).toEqual([
+      ['alpha', 'no_capacity'],
+      ['beta', 'succeeded'],
+    ]);
+    expect(v.attempts[0]!.reason).toContain('no schedulable node can hold A100:8 (the largest has 4)');
+    await nothingLeft();
+  });
+
+  it('the pod deleted mid-run is a preemption: the job recovers and finishes', async () => {
+    const dir = gateDir();
+    const { id, first } = await startJob(['--infra', 'k8s/alpha'], dir);
+    const cluster = bed.clusters.get(first.context!)!;
+    await cluster.killPodProcesses(first.namespace!, first.pod!);
+    await cluster.api('DELETE', `/api/v1/namespaces/${first.namespace}/pods/${first.pod}`);
+    // A real pod's files go with it; kwok's "containers" share one home on this host.
+    fs.rmSync(path.join(cluster.home, path.dirname(first.dir!)), { recursive: true, force: true });
+    const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+    expect(v2.attempts[0]).toMatchObject({ outcome: 'preempted', reason: expect.stringContaining('the pod was deleted') });
+    await waitFor('the second start', () => (fs.readFileSync(path.join(dir, 'starts'), 'utf8') === 'start\nstart\n' ? true : undefined));
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    const done = await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
+    expect(done.recoveries).toBe(1);
+    await nothingLeft();
+  });
+
+  it('the worker SIGKILLed mid-run: a new worker re-attaches and the job runs once', async () => {
+    const dir = gateDir();
+    const { id } = await startJob(['--infra', 'k8s/beta'], dir);
+    const worker = p.pidOf('worker')!;
+    process.kill(worker, 'SIGKILL');
+    await waitFor('the worker to die', () => !alive(worker) || undefined);
+    await p.ok(['server', 'start']);
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    const v = await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
+    expect(v.attempts).toHaveLength(1);
+    expect(v.recoveries).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'starts'), 'utf8')).toBe('start\n');
+    await nothingLeft();
+  });
+
+  it('refused credentials on the only context: FAILED_PRECHECKS with the API server\'s message', async () => {
+    const id = await submitJob(p, ['--infra', 'k8s/alpha-badtoken', 'echo never']);
+    const v = await waitForJob(p, id, (x) => x.status === 'FAILED_PRECHECKS', 'failed prechecks');
+    expect(v.message).toContain('k8s/alpha-badtoken: the API server refused the credentials (401 Unauthorized)');
+    await nothingLeft();
+  });
+});
