@@ -63,16 +63,8 @@ export type PlacementPlan =
  * `canGrow` (an autoscaler) turns that into asking anyway.
  */
 export function planAccelerator(name: string, count: number, nodes: V1Node[] | undefined, canGrow: boolean): PlacementPlan {
-  if (!nodes) {
-    // Blind: ask by the names the label conventions with plain values would use.
-    const value = name.toLowerCase();
-    return {
-      ok: true,
-      resource: 'nvidia.com/gpu',
-      count,
-      nodeTerms: ['karpenter.k8s.aws/instance-gpu-name', 'skypilot.co/accelerator'].map((key) => ({ matchExpressions: [{ key, operator: 'In', values: [value] }] })),
-    };
-  }
+  // Nodes that cannot be listed (RBAC): ask by the names the label conventions with plain values use.
+  if (!nodes) return { ok: true, resource: 'nvidia.com/gpu', count, nodeTerms: blindTerms(name) };
   const all = nodes.map(nodeAccelerators);
   const matching = all.filter((a) => a.label && acceleratorMatches(name, a.label.value));
   if (matching.length === 0) {

@@ -7,6 +7,7 @@ import { nodeAccelerators } from './accelerators.js';
 /** What Petrel does in a namespace; the minimal Role in the README grants exactly these. */
 export const NEEDED_ACCESS: Array<{ verb: string; resource: string; subresource?: string }> = [
   { verb: 'create', resource: 'pods' },
+  { verb: 'get', resource: 'pods' },
   { verb: 'list', resource: 'pods' },
   { verb: 'delete', resource: 'pods' },
   { verb: 'create', resource: 'pods', subresource: 'exec' },
