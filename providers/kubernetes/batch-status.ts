@@ -1,7 +1,7 @@
-// Batched status for Kubernetes: per context and namespace, ONE pod LIST by Petrel's label (and
-// one node LIST, where RBAC allows it, so a pod bound to a vanished node counts as lost) answers
-// for every watched node; the jobs' own states (exit codes live in files in the pod) come from
-// one exec per pod, asking about all of that pod's watched jobs at once.
+// Batched status for Kubernetes: per context and namespace, ONE pod WATCH by Petrel's label (and
+// one node WATCH, where RBAC allows it, so a pod bound to a vanished node counts as lost; see
+// watch-cache.ts) answers for every watched node; the jobs' own states (exit codes live in files
+// in the pod) come from one exec per pod, asking about all of that pod's watched jobs at once.
 //
 // Exec is the expensive part (a stream through the API server to the kubelet), so a pod whose
 // jobs were running at the last look is asked again only after a pause that grows with how long
@@ -19,6 +19,7 @@ import { podExec } from './exec.js';
 import { BATCH_SCRIPT } from './node-scripts.js';
 import { CONTAINER, MANAGED_SELECTOR } from './pods.js';
 import { nodeStatusOf } from './pod-state.js';
+import { nodeCache, podCache } from './watch-cache.js';
 
 /** The longest pause between two looks at a running job. */
 export const JOB_RECHECK_MAX_MS = 20_000;
@@ -80,17 +81,20 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
 
   await Promise.all(
     [...byScope.values()].map(async (scope) => {
+      let nodeNames: Set<string> | undefined;
       let c: ContextClients;
-      let listed: V1Pod[];
+      let pods: Map<string, V1Pod>;
       try {
         c = clients(scope.context);
-        listed = (await c.core.listNamespacedPod({ namespace: scope.namespace, labelSelector: MANAGED_SELECTOR })).items;
+        const cacheKey = `${scope.context}\n${c.kc.getCurrentCluster()?.server ?? ''}`;
+        const list = () => c.core.listNamespacedPod({ namespace: scope.namespace, labelSelector: MANAGED_SELECTOR });
+        pods = (await podCache(cacheKey, c.kc, scope.namespace, MANAGED_SELECTOR, list).snapshot()) ?? new Map((await list()).items.map((p) => [p.metadata?.name ?? '', p]));
+        // Not every team may list nodes (RBAC): then only the pods decide.
+        const nodes = await nodeCache(cacheKey, c.kc, () => c.core.listNode()).snapshot(500);
+        nodeNames = nodes ? new Set(nodes.keys()) : undefined;
       } catch {
         return; // the scope cannot be asked: every node stays unreachable, the watcher's grace applies
       }
-      // Not every team may list nodes (RBAC): then only the pods decide.
-      const nodeNames = await c.core.listNode().then((l) => new Set(l.items.map((n) => n.metadata?.name ?? '')), () => undefined);
-      const pods = new Map(listed.map((p) => [p.metadata?.name ?? '', p]));
       const toAsk: Array<{ ref: PodRef; slots: Slot[] }> = [];
       for (const { ref, slots } of scope.pods.values()) {
         const status = nodeStatusOf(0, ref.uid, pods.get(ref.pod), nodeNames);

@@ -7,7 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterHandle } from '../../core/cluster-state.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesProvider } from '../../providers/kubernetes/index.js';
+import { MANAGED_SELECTOR } from '../../providers/kubernetes/pods.js';
+import { podCache } from '../../providers/kubernetes/watch-cache.js';
 import type { KubernetesRunner } from '../../providers/kubernetes/runner.js';
 import { ProviderError, type ProvisionRequest } from '../../providers/types.js';
 import { startKubeTestbed, type KubeTestbed, type KubeTestCluster } from '../support/k8s.js';
@@ -27,7 +30,8 @@ const CONFIG = `kubernetes:
 beforeAll(async () => {
   bed = await startKubeTestbed([
     { context: 'alpha', nodes: [{ name: 'a-gpu-0', gpus: 4, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' } }] },
-    { context: 'beta', nodes: [{ name: 'b-gpu-0', gpus: 8, labels: { 'cloud.google.com/gke-accelerator': 'nvidia-h100-80gb' } }] },
+    // pod watches served by etcd itself, so that a compacted resourceVersion gets 410 Gone
+    { context: 'beta', nodes: [{ name: 'b-gpu-0', gpus: 8, labels: { 'cloud.google.com/gke-accelerator': 'nvidia-h100-80gb' } }], apiserverArgs: ['--watch-cache-sizes=pods#0'] },
   ]);
   alpha = bed.clusters.get('alpha')!;
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-k8sprov-'));
@@ -56,6 +60,13 @@ async function pods(cluster: KubeTestCluster, selector = 'app.kubernetes.io/mana
 }
 async function services(cluster: KubeTestCluster): Promise<any[]> {
   return (await cluster.api('GET', `/api/v1/namespaces/default/services?labelSelector=${encodeURIComponent('app.kubernetes.io/managed-by=petrel')}`)).items;
+}
+
+/** The API server's own count of pod LISTs and execs so far (its /metrics). */
+async function requests(cluster: KubeTestCluster): Promise<{ list: number; exec: number }> {
+  const text = await cluster.apiText('/metrics');
+  const sum = (re: RegExp) => text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && re.test(l)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  return { list: sum(/verb="LIST".*resource="pods"/), exec: sum(/subresource="exec"/) };
 }
 
 async function finished(r: KubernetesRunner, key: string, timeoutMs = 20_000) {
@@ -161,13 +172,26 @@ describe('a two-node cluster with GPUs', () => {
     expect(reports[2]!.jobs).toEqual([{ state: 'unknown' }, { state: 'unknown' }]);
   });
 
+  it('batched status lists pods once, then follows one watch', async () => {
+    const before = await requests(alpha);
+    for (let i = 0; i < 5; i++) await provider.batchStatus([{ handle, key: 'b1', ranks: [1] }]);
+    const after = await requests(alpha);
+    // every round execs (the job is young), but pods are listed at most once (by the cache)
+    expect(after.list - before.list).toBeLessThanOrEqual(1);
+    expect(after.exec - before.exec).toBe(5);
+  });
+
   it('a pod deleted under a running job is reported preempted', async () => {
     await alpha.killPodProcesses('default', 'petrel-two-1');
     await alpha.api('DELETE', '/api/v1/namespaces/default/pods/petrel-two-1');
     // A real pod's files go with it; kwok's "containers" share one home on this host.
     fs.rmSync(path.join(alpha.home, '.petrel/clusters/two/node-1'), { recursive: true, force: true });
-    const [report] = await provider.batchStatus([{ handle, key: 'b1', ranks: [1] }]);
-    expect(report!.nodes[0]).toMatchObject({ rank: 1, state: 'gone', reason: 'preempted', detail: 'the pod was deleted' });
+    // the deletion reaches the watch a moment later
+    const report = await waitFor('the loss seen', async () => {
+      const [r] = await provider.batchStatus([{ handle, key: 'b1', ranks: [1] }]);
+      return r!.nodes[0]!.state === 'gone' ? r : undefined;
+    }, 10_000, 50);
+    expect(report.nodes[0]).toMatchObject({ rank: 1, state: 'gone', reason: 'preempted', detail: 'the pod was deleted' });
     expect(await provider.query(handle)).toMatchObject([{ rank: 0, state: 'up' }, { rank: 1, state: 'gone' }]);
   });
 
@@ -181,6 +205,24 @@ describe('a two-node cluster with GPUs', () => {
     await provider.terminate(handle); // idempotent
     await provider.terminate({ provider: 'kubernetes', clusterName: 'two', region: 'alpha', nodes: [] });
   });
+});
+
+it('a watch resumed from a compacted resourceVersion (410 Gone) lists again, and status stays right', async () => {
+  const beta = bed.clusters.get('beta')!;
+  const h = await provider.provision(req('gone', 1, { region: 'beta' }));
+  await provider.runner(h, h.nodes[0]!).startDetached({ key: 'w', script: 'sleep 300', env: {} });
+  expect((await provider.batchStatus([{ handle: h, key: 'w', ranks: [0] }]))[0]!.nodes).toEqual([{ rank: 0, state: 'up' }]);
+  const cache = podCache(`beta\n${beta.server}`, new KubeConfig(), 'default', MANAGED_SELECTOR, async () => ({ items: [] }));
+  const lists = cache.calls.list;
+  await beta.compactEtcd();
+  cache.resumeFrom('1');
+  await waitFor('a relist after 410 Gone', () => (cache.calls.gone410 > 0 && cache.calls.list > lists ? true : undefined), 10_000, 50);
+  // a change made after the relist is seen through the new watch
+  await beta.killPodProcesses('default', 'petrel-gone-0');
+  await beta.api('DELETE', '/api/v1/namespaces/default/pods/petrel-gone-0');
+  fs.rmSync(path.join(beta.home, '.petrel/clusters/gone'), { recursive: true, force: true });
+  await waitFor('the loss seen', async () => ((await provider.batchStatus([{ handle: h, key: 'w', ranks: [0] }]))[0]!.nodes[0]!.state === 'gone' ? true : undefined), 10_000, 50);
+  await provider.terminate(h);
 });
 
 describe('capacity, loss and refusals', () => {
@@ -252,8 +294,11 @@ describe('capacity, loss and refusals', () => {
       await waitFor('pid', async () => (fs.existsSync(path.join(alpha.home, '.petrel/clusters/onnode/node-0/.petrel/jobs/r/pid')) ? true : undefined), 5_000, 50);
       await alpha.killPodProcesses('default', 'petrel-onnode-0');
       await alpha.deleteNode('a-cpu-1');
-      const [report] = await provider.batchStatus([{ handle: h, key: 'r', ranks: [0] }]);
-      expect(report!.nodes[0]).toMatchObject({ state: 'gone', reason: 'preempted', detail: 'node a-cpu-1 of pod petrel-onnode-0 is gone' });
+      const report = await waitFor('the loss seen', async () => {
+        const [r] = await provider.batchStatus([{ handle: h, key: 'r', ranks: [0] }]);
+        return r!.nodes[0]!.state === 'gone' ? r : undefined;
+      }, 10_000, 50);
+      expect(report.nodes[0]).toMatchObject({ state: 'gone', reason: 'preempted', detail: 'node a-cpu-1 of pod petrel-onnode-0 is gone' });
       await provider.terminate(h);
       expect(await pods(alpha, 'petrel.dev/cluster=onnode')).toEqual([]);
     } finally {

@@ -85,6 +85,11 @@ export interface KubeClusterSpec {
   /** the kubeconfig context (and cluster) name */
   context: string;
   nodes: KubeNodeSpec[];
+  /**
+   * More kube-apiserver flags, e.g. '--watch-cache-sizes=pods#0': pod watches then go to etcd
+   * itself, so a compacted resourceVersion gets 410 Gone (the watch cache would still serve it).
+   */
+  apiserverArgs?: string[];
 }
 
 export interface KubeStopOptions {
@@ -151,6 +156,13 @@ export interface KubeTestCluster {
    * rejects with a KubeApiError (status, body) on a non-2xx reply.
    */
   api(method: string, path: string, body?: unknown): Promise<any>;
+  /** A raw admin GET whose answer is not JSON, e.g. apiText('/metrics'). */
+  apiText(path: string): Promise<string>;
+  /**
+   * Compacts etcd up to its current revision (the apiserver does this itself every 5 minutes):
+   * a watch that resumes from an older resourceVersion then gets 410 Gone.
+   */
+  compactEtcd(): Promise<void>;
   /** creates a kwok node and waits until it is Ready */
   addNode(n: KubeNodeSpec): Promise<void>;
   /** deletes a node and waits until it is gone (its pods stay, see the header) */
@@ -440,9 +452,24 @@ class Cluster implements KubeTestCluster {
     return res.body ? JSON.parse(res.body) : undefined;
   }
 
+  async apiText(p: string): Promise<string> {
+    const res = await request(this.server + p, { method: 'GET', headers: { Authorization: `Bearer ${this.token}` }, agent: this.apiAgent() });
+    if (res.status < 200 || res.status >= 300) throw new KubeApiError('GET', p, res.status, res.body);
+    return res.body;
+  }
+
+  async compactEtcd(): Promise<void> {
+    const etcd = `http://127.0.0.1:${this.ports.etcd}`;
+    const headers = { 'Content-Type': 'application/json' };
+    const range = await request(`${etcd}/v3/kv/range`, { method: 'POST', headers, body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+    const revision = JSON.parse(range.body).header.revision;
+    const r = await request(`${etcd}/v3/kv/compaction`, { method: 'POST', headers, body: JSON.stringify({ revision, physical: true }) });
+    if (r.status !== 200) throw new Error(`etcd compaction: HTTP ${r.status}: ${r.body}`);
+  }
+
   // --- start ---
 
-  async start(nodes: KubeNodeSpec[]): Promise<void> {
+  async start(nodes: KubeNodeSpec[], apiserverArgs: string[]): Promise<void> {
     for (const d of ['pki', 'logs', 'etcd', 'home', 'kwok-home']) fs.mkdirSync(path.join(this.dir, d), { recursive: true, mode: 0o700 });
     const { ports, bin } = this;
     const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
@@ -492,6 +519,7 @@ class Cluster implements KubeTestCluster {
         '--kubelet-preferred-address-types=InternalIP',
         '--allow-privileged=true',
         '--endpoint-reconciler-type=none',
+        ...apiserverArgs,
       ],
       process.env,
     );
@@ -886,7 +914,7 @@ async function startCluster(spec: KubeClusterSpec, root: string, bin: string, t0
     const ports: Ports = { etcd: await freePort(), etcdPeer: await freePort(), api: await freePort(), kwok: await freePort(), scheduler: await freePort() };
     const cluster = new Cluster(spec.context, dir, ports, bin, t0, testbedId);
     try {
-      await cluster.start(spec.nodes);
+      await cluster.start(spec.nodes, spec.apiserverArgs ?? []);
       return cluster;
     } catch (err) {
       await cluster.kill();
