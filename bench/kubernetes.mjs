@@ -59,10 +59,11 @@ const vitestShim = {
 for (const [entry, out] of [
   ['test/support/k8s.ts', 'k8s.mjs'],
   ['test/support/petrel.ts', 'petrel.mjs'],
-  ['providers/kubernetes/index.ts', 'provider.mjs'],
+  // the provider, and the switch of its worker-wide watches (they outlive a batchStatus call)
+  [{ contents: "export { KubernetesProvider } from './index.ts'; export { stopAllWatches } from './watch-cache.ts';", resolveDir: path.join(repo, 'providers/kubernetes'), loader: 'ts' }, 'provider.mjs'],
 ]) {
   await build({
-    entryPoints: [path.join(repo, entry)],
+    ...(typeof entry === 'string' ? { entryPoints: [path.join(repo, entry)] } : { stdin: entry }),
     bundle: true,
     packages: 'external',
     platform: 'node',
@@ -76,7 +77,7 @@ for (const [entry, out] of [
 }
 const { startKubeTestbed } = await import(path.join(scratch, 'k8s.mjs'));
 const { PetrelEnv } = await import(path.join(scratch, 'petrel.mjs'));
-const { KubernetesProvider } = await import(path.join(scratch, 'provider.mjs'));
+const { KubernetesProvider, stopAllWatches } = await import(path.join(scratch, 'provider.mjs'));
 const k8s = await import('@kubernetes/client-node');
 const clientVersion = JSON.parse(fs.readFileSync(path.join(repo, 'node_modules/@kubernetes/client-node/package.json'), 'utf8')).version;
 const { managedJobStatusQuery } = await import('../dist/workflows/managed-job-messages.js');
@@ -133,7 +134,15 @@ function requestCounts(cluster) {
       res.on('end', () => {
         if (res.statusCode !== 200) return reject(new Error(`GET /metrics: HTTP ${res.statusCode}`));
         const counts = new Map();
+        const open = new Map();
         for (const line of body.split('\n')) {
+          // Requests still open (watches, exec streams) are counted in apiserver_request_total only when they end.
+          const lr = /^apiserver_longrunning_requests\{(.*)\} (\S+)$/.exec(line);
+          if (lr && Number(lr[2]) > 0) {
+            const l = Object.fromEntries([...lr[1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+            const what = `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ''}`;
+            open.set(what, (open.get(what) ?? 0) + Number(lr[2]));
+          }
           if (!line.startsWith('apiserver_request_total{')) continue;
           const m = /^apiserver_request_total\{(.*)\} (\S+)$/.exec(line);
           if (!m) continue;
@@ -143,7 +152,7 @@ function requestCounts(cluster) {
             : `${labels.verb} ${labels.subresource || '(non-resource)'}`;
           counts.set(what, (counts.get(what) ?? 0) + Number(m[2]));
         }
-        resolve({ at: performance.now(), counts });
+        resolve({ at: performance.now(), counts, open });
       });
       res.on('error', reject);
     });
@@ -266,13 +275,37 @@ async function bareSequence(kc, name) {
   return { createdMs, runningMs, outputMs, deleteCalledMs, goneMs: performance.now() - t0 };
 }
 
-/** Processes of this machine that the testbeds or jobs could have left. */
+/**
+ * Processes this run could have left: the components of its testbeds (their directory is in
+ * their arguments), whatever their exec'd commands started (PETREL_KWOK_CLUSTER of its testbeds),
+ * what its Petrel homes started. Other sessions' testbeds on the machine are not ours.
+ */
+const ownDirs = [];
 function survivors() {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => /kwok|kube-|etcd|sleep 600/.test(l) && !/ps -eo/.test(l))
-    .map((l) => l.trim());
+  const mine = [];
+  let others = 0;
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (!m || Number(m[1]) === process.pid || /ps -eo/.test(m[2])) continue;
+    let env = '';
+    try {
+      env = fs.readFileSync(`/proc/${m[1]}/environ`, 'utf8');
+    } catch {
+      // gone, or not readable
+    }
+    const ours = ownDirs.some((d) => m[2].includes(d) || env.includes(`=${path.basename(d)}-`) || env.includes(d));
+    if (ours) mine.push(`${m[1]} ${m[2].slice(0, 200)}`);
+    else if (/kwok|kube-|etcd|sleep 600/.test(m[2])) others++;
+  }
+  return { mine, others };
+}
+
+/** How busy the machine is (the figures are only as good as this): load and other sessions' API servers. */
+function machine() {
+  const { others } = survivors();
+  const apiservers = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('kube-apiserver') && !ownDirs.some((d) => l.includes(d))).length;
+  return `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores; other sessions' processes: ${apiservers} kube-apiserver(s), ${others} kwok/kube/etcd/sleep 600 in all`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,6 +318,7 @@ let providerHome;
 let cleaned;
 function cleanup() {
   cleaned ??= (async () => {
+    stopAllWatches?.();
     await temporal?.connection.close().catch(() => undefined);
     if (p) await p.destroy().catch((err) => note(`petrel env cleanup: ${err.message}`));
     for (const bed of [bedA, bedB]) {
@@ -312,11 +346,14 @@ try {
   // =============================================================================================
   // 1 + 2: the CLI, against one context with room for the sweep.
   note('starting testbed A (context bench, one node) and the Petrel server');
+  say(`machine at start: ${machine()}`);
   bedA = await startKubeTestbed([{ context: 'bench', nodes: [{ name: 'bench-0', cpu: '1000', memory: '4Ti' }] }]);
+  ownDirs.push(bedA.dir);
   const clusterA = bedA.clusters.get('bench');
   // The worker (started by the CLI) inherits it.
   process.env.KUBECONFIG = bedA.kubeconfig;
   p = await PetrelEnv.create();
+  ownDirs.push(p.home);
   fs.writeFileSync(path.join(p.home, 'config.yaml'), 'kubernetes:\n  allowed_contexts: [bench]\n');
   const serverStart = await timed(() => p.ok(['server', 'start']));
   say(`petrel server start: ${s(serverStart.ms)}`);
@@ -343,6 +380,9 @@ try {
     await p.ok(['down', `hi${i}`, '-y']); // not timed
     bare.push(await bareSequence(kc, `bare-${i}`));
   }
+  // What any CLI command costs before it does anything: Node's start and the CLI's modules.
+  const cliStart = [];
+  for (let i = 0; i < launchRuns; i++) cliStart.push((await timedCli(p, ['--version'])).exitMs);
   const col = (k) => bare.map((b) => b[k]);
   say('');
   say(`== 1. launch of 'echo hi' on k8s/bench, ${launchRuns} runs (server warm, one warm-up launch before) ==`);
@@ -353,11 +393,13 @@ try {
   say(`                                  exec 'echo hi' done (output) ${stats(col('outputMs'))}`);
   say(`                                  delete returned ${stats(col('deleteCalledMs'))}`);
   say(`                                  pod gone (GET 404) ${stats(col('goneMs'))}`);
+  say(`reference: petrel --version (CLI start, nothing else) ${stats(cliStart)}`);
   say(`overhead (medians): petrel "hi" - bare output = ${s(median(petrelOut) - median(col('outputMs')))}; petrel exit - bare pod gone = ${s(median(petrelExit) - median(col('goneMs')))}`);
 
   // =============================================================================================
   // 2: a sweep of 50.
   say('');
+  say(`machine: ${machine()}`);
   say(`== 2. sweep: petrel jobs launch -d -y --count ${sweepJobs} --infra k8s/bench 'sleep 5' ==`);
   const t0 = performance.now();
   const t0Wall = Date.now();
@@ -426,11 +468,14 @@ try {
   // 3: batched status of 500 running jobs, at the provider level.
   say('');
   const nodes = Math.ceil(scalePods / PODS_PER_NODE);
+  say(`machine: ${machine()}`);
   say(`== 3. batchStatus of ${scalePods} running jobs (provider level, context scale: ${nodes} nodes x ${PODS_PER_NODE} pods) ==`);
   bedB = await startKubeTestbed([{ context: 'scale', nodes: Array.from({ length: nodes }, (_, i) => ({ name: `scale-${i}`, cpu: '1000', memory: '4Ti' })) }]);
+  ownDirs.push(bedB.dir);
   const clusterB = bedB.clusters.get('scale');
   process.env.KUBECONFIG = bedB.kubeconfig;
   providerHome = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-bench-k8s-home-'));
+  ownDirs.push(providerHome);
   fs.writeFileSync(path.join(providerHome, 'config.yaml'), 'kubernetes:\n  allowed_contexts: [scale]\n');
   const provider = new KubernetesProvider({ home: providerHome });
 
@@ -462,8 +507,10 @@ try {
   const W = watchSeconds * 1000;
   const snapAt = [...new Set([0, 10_000, ...Array.from({ length: Math.floor(W / 10_000) }, (_, i) => (i + 1) * 10_000), 60_000, W - 60_000, W].filter((x) => x >= 0 && x <= W))].sort((a, b) => a - b);
   const rounds = [];
+  // The start of the window is read before the first round: its LISTs count in the first minute.
+  snaps.push({ offset: 0, ...(await requestCounts(clusterB)) });
   const w0 = performance.now();
-  const snapTasks = snapAt.map(
+  const snapTasks = snapAt.filter((offset) => offset > 0).map(
     (offset) =>
       new Promise((resolve) => setTimeout(resolve, offset)).then(async () => {
         const snap = await requestCounts(clusterB);
@@ -489,6 +536,7 @@ try {
   const eager = delta(snapOf(0), snapOf(Math.min(10_000, W)));
   const steady = delta(snapOf(Math.max(0, W - 60_000)), snapOf(W));
   const total = delta(snapOf(0), snapOf(W));
+  say(`machine after watching: ${machine()}`);
   say(`${rounds.length} batchStatus rounds of ${scalePods} jobs in ${s(performance.now() - w0)}`);
   const roundStats = (rs) => (rs.length ? `mean ${s(mean(rs.map((r) => r.ms)))} (median ${s(median(rs.map((r) => r.ms)))}, max ${s(Math.max(...rs.map((r) => r.ms)))}, ${rs.length} rounds)` : 'no rounds');
   say(`  round time: all ${roundStats(rounds)}`);
@@ -502,6 +550,11 @@ try {
   printWindow('eager window, first 10 s', eager, background);
   printWindow(`steady state, last 60 s (${(W - 60_000) / 1000}-${W / 1000} s)`, steady, background);
   printWindow(`whole ${watchSeconds} s`, total, background);
+  const openOf = (snap, k) => snap.open.get(k) ?? 0;
+  say(
+    `  open watches (counted above only when they end): WATCH pods ${openOf(snapOf(0), 'WATCH pods')} -> ${openOf(snapOf(W), 'WATCH pods')}, WATCH nodes ${openOf(snapOf(0), 'WATCH nodes')} -> ${openOf(snapOf(W), 'WATCH nodes')} ` +
+      `(before watching -> at the end; the rest are the scheduler's and kwok's)`,
+  );
   say('  per 10 s of watching (per minute): LIST pods / LIST nodes / exec / all');
   const execOf = (d) => [...d.by].filter(([k]) => k.endsWith('pods/exec')).reduce((a, [, v]) => a + v, 0);
   const tenths = snaps.filter((x) => x.offset % 10_000 === 0);
@@ -518,6 +571,7 @@ try {
   const downFailed = down.v.filter((r) => r.status === 'rejected');
   say(`teardown: provider.terminate of ${handles.length} clusters, all in parallel: ${s(down.ms)}${downFailed.length ? `; ${downFailed.length} FAILED, first: ${downFailed[0].reason?.message}` : ''}`);
   printWindow('API requests during teardown', delta(t0Down, t1Down));
+  stopAllWatches();
   const podsLeft = (await clusterB.api('GET', '/api/v1/namespaces/default/pods')).items.length;
   const jobsLeft = clusterB.markedProcesses ? clusterB.markedProcesses().length : 'n/a';
   say(`after teardown: ${podsLeft} pods in the namespace, ${jobsLeft} processes of exec'd commands still running`);
@@ -525,9 +579,9 @@ try {
   await cleanup();
   // Nothing may be left running.
   await sleep(500);
-  const left = survivors();
-  if (left.length) {
-    say(`!! processes left: \n${left.join('\n')}`);
+  const { mine, others } = survivors();
+  if (mine.length) {
+    say(`!! processes of this run left: \n${mine.join('\n')}`);
     process.exitCode = 1;
-  } else say('cleanup: no kwok / kube-* / etcd / sleep 600 process left');
+  } else say(`cleanup: no process of this run left (no kwok / kube-* / etcd / job of its testbeds or homes)${others ? `; ${others} kwok/kube/etcd/sleep 600 processes of other sessions are running` : ''}`);
 }

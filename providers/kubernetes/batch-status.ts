@@ -82,13 +82,16 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
   await Promise.all(
     [...byScope.values()].map(async (scope) => {
       let nodeNames: Set<string> | undefined;
+      let deleted = new Map<string, V1Pod>();
       let c: ContextClients;
       let pods: Map<string, V1Pod>;
       try {
         c = clients(scope.context);
         const cacheKey = `${scope.context}\n${c.kc.getCurrentCluster()?.server ?? ''}`;
         const list = () => c.core.listNamespacedPod({ namespace: scope.namespace, labelSelector: MANAGED_SELECTOR });
-        pods = (await podCache(cacheKey, c.kc, scope.namespace, MANAGED_SELECTOR, list).snapshot()) ?? new Map((await list()).items.map((p) => [p.metadata?.name ?? '', p]));
+        const view = await podCache(cacheKey, c.kc, scope.namespace, MANAGED_SELECTOR, list).view();
+        pods = view?.items ?? new Map((await list()).items.map((p) => [p.metadata?.name ?? '', p]));
+        deleted = view?.deleted ?? new Map();
         // Not every team may list nodes (RBAC): then only the pods decide.
         const nodes = await nodeCache(cacheKey, c.kc, () => c.core.listNode()).snapshot(500);
         nodeNames = nodes ? new Set(nodes.keys()) : undefined;
@@ -97,7 +100,7 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
       }
       const toAsk: Array<{ ref: PodRef; slots: Slot[] }> = [];
       for (const { ref, slots } of scope.pods.values()) {
-        const status = nodeStatusOf(0, ref.uid, pods.get(ref.pod), nodeNames);
+        const status = nodeStatusOf(0, ref.uid, pods.get(ref.pod), nodeNames, deleted.get(ref.pod));
         for (const s of slots) reports[s.job]!.nodes[s.index] = { ...status, rank: jobs[s.job]!.ranks[s.index]! };
         if (status.state !== 'up') continue;
         const due = slots.filter((s) => {
@@ -115,10 +118,14 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
         let answers: string[];
         try {
           const r = await podExec({ kc: c.kc, namespace: ref.namespace, pod: ref.pod, container: CONTAINER, where: c.where }, ['bash', '-c', BATCH_SCRIPT, 'petrel', String(stdin.length)], { stdin, timeoutMs: 20_000 });
-          if (r.exitCode !== 0) return;
+          if (r.exitCode !== 0) throw new Error(r.stderr.trim() || `exit code ${r.exitCode}`);
           answers = r.stdout.split('\n');
-        } catch {
-          return; // this pod's jobs stay unknown this round
+        } catch (err) {
+          // The pod is there but does not answer: unreachable (the watcher's grace applies) and
+          // its jobs unknown, never "ended".
+          const detail = `pod ${ref.pod} does not answer: ${(err as Error).message}`;
+          for (const s of slots) reports[s.job]!.nodes[s.index] = { rank: jobs[s.job]!.ranks[s.index]!, state: 'gone', reason: 'unreachable', detail };
+          return;
         }
         const byLine = new Map<number, string>();
         for (const a of answers) {

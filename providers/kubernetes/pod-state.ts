@@ -36,8 +36,12 @@ export function startingState(pod: V1Pod): StartingState {
  * replaced by another pod of the same name, or its node is gone: the managed job recovers.
  * `nodes` = the names of the cluster's nodes, when they could be listed.
  */
-export function nodeStatusOf(rank: number, uid: string | undefined, pod: V1Pod | undefined, nodes: Set<string> | undefined): NodeStatus {
-  if (!pod) return { rank, state: 'gone', reason: 'preempted', detail: 'the pod was deleted' };
+export function nodeStatusOf(rank: number, uid: string | undefined, pod: V1Pod | undefined, nodes: Set<string> | undefined, lastSeen?: V1Pod): NodeStatus {
+  if (!pod) {
+    // Its last state before deletion may say why: preempted by the scheduler, evicted.
+    const why = lastSeen && (!uid || lastSeen.metadata?.uid === uid) ? disruptionOf(lastSeen) : undefined;
+    return { rank, state: 'gone', reason: 'preempted', detail: `the pod was deleted${why ? ` (${why})` : ''}` };
+  }
   const name = pod.metadata?.name ?? '?';
   if (uid && pod.metadata?.uid !== uid) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} was deleted and replaced by another` };
   if (pod.metadata?.deletionTimestamp) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} is being deleted` };
@@ -47,10 +51,18 @@ export function nodeStatusOf(rank: number, uid: string | undefined, pod: V1Pod |
     return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} failed${why ? ` (${why})` : ''}` };
   }
   if (status.phase === 'Succeeded') return { rank, state: 'gone', reason: 'terminated', detail: `the container of pod ${name} exited` };
-  const disruption = status.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
-  if (disruption) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name}: ${disruption.reason ?? 'disrupted'}${disruption.message ? `: ${disruption.message}` : ''}` };
+  const disruption = disruptionOf(pod);
+  if (disruption) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name}: ${disruption}` };
   const node = pod.spec?.nodeName;
   if (node && nodes && !nodes.has(node)) return { rank, state: 'gone', reason: 'preempted', detail: `node ${node} of pod ${name} is gone` };
   if (status.phase === 'Unknown') return { rank, state: 'gone', reason: 'unreachable', detail: `pod ${name}: its node does not report` };
   return { rank, state: 'up' };
+}
+
+/** "PreemptionByScheduler: …" when the pod is marked for disruption (preemption, eviction, taint). */
+function disruptionOf(pod: V1Pod): string | undefined {
+  const c = pod.status?.conditions?.find((x) => x.type === 'DisruptionTarget' && x.status === 'True');
+  if (c) return `${c.reason ?? 'disrupted'}${c.message ? `: ${c.message}` : ''}`;
+  if (pod.status?.phase === 'Failed' && pod.status.reason) return `${pod.status.reason}${pod.status.message ? `: ${pod.status.message}` : ''}`;
+  return undefined;
 }

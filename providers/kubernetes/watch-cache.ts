@@ -14,6 +14,8 @@ const STALE_AFTER_MS = 5_000;
 /** Unread this long: stop watching. */
 const IDLE_MS = 120_000;
 const RETRY_MS = 1_000;
+/** Deleted objects remembered (their last state says why they went). */
+const MAX_TOMBSTONES = 2_000;
 /** Not allowed to list (RBAC): ask again this rarely. */
 const FORBIDDEN_RETRY_MS = 60_000;
 
@@ -26,6 +28,8 @@ type Lister<T> = () => Promise<Listed<T>>;
 
 export class WatchCache<T extends { metadata?: { name?: string; resourceVersion?: string } }> {
   private readonly items = new Map<string, T>();
+  /** the last state of recently deleted objects: why a pod went (preemption, eviction) */
+  private readonly deleted = new Map<string, T>();
   private resourceVersion: string | undefined;
   private listed = false;
   private connected = false;
@@ -57,11 +61,16 @@ export class WatchCache<T extends { metadata?: { name?: string; resourceVersion?
 
   /** The cached objects by name, or undefined when the cache cannot be trusted now. */
   async snapshot(waitMs = 2_000): Promise<Map<string, T> | undefined> {
+    return (await this.view(waitMs))?.items;
+  }
+
+  /** snapshot(), with the last state of the objects deleted lately. */
+  async view(waitMs = 2_000): Promise<{ items: Map<string, T>; deleted: Map<string, T> } | undefined> {
     this.lastRead = Date.now();
     if (!this.listed) await Promise.race([this.firstList, new Promise((r) => setTimeout(r, waitMs).unref())]);
     if (!this.listed) return undefined;
     if (!this.connected && Date.now() - this.downSince > STALE_AFTER_MS) return undefined;
-    return new Map(this.items);
+    return { items: new Map(this.items), deleted: new Map(this.deleted) };
   }
 
   stop(): void {
@@ -114,8 +123,12 @@ export class WatchCache<T extends { metadata?: { name?: string; resourceVersion?
           if (type === 'BOOKMARK') return;
           const name = obj.metadata?.name;
           if (!name) return;
-          if (type === 'DELETED') this.items.delete(name);
-          else this.items.set(name, obj);
+          if (type === 'DELETED') {
+            this.items.delete(name);
+            this.deleted.delete(name);
+            this.deleted.set(name, obj);
+            if (this.deleted.size > MAX_TOMBSTONES) this.deleted.delete(this.deleted.keys().next().value!);
+          } else this.items.set(name, obj);
         },
         (err: unknown) => {
           this.markDown();

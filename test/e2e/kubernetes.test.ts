@@ -68,6 +68,9 @@ function processesWith(text: string): number[] {
     .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
+/** The Petrel cluster a node's data belongs to (its dir is .petrel/clusters/<cluster>/node-<rank>). */
+const v1Cluster = (data: Record<string, string>) => path.basename(path.dirname(data.dir!));
+
 const gateDir = () => fs.mkdtempSync(path.join(gates, 'gate-'));
 
 async function startJob(args: string[], dir: string) {
@@ -171,6 +174,52 @@ describe('managed jobs on Kubernetes', () => {
     fs.writeFileSync(path.join(dir, 'go'), '');
     const done = await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000);
     expect(done.recoveries).toBe(1);
+    await nothingLeft();
+  });
+
+  it('preempted by a pod of a higher PriorityClass: recovered on the other context', async () => {
+    await alpha.api('POST', '/apis/scheduling.k8s.io/v1/priorityclasses', { metadata: { name: 'urgent' }, value: 1000000 });
+    const dir = gateDir();
+    const { id, first } = await startJob(['--infra', 'k8s', '--gpus', 'A100:4'], dir);
+    expect(first.context).toBe('alpha');
+    try {
+      await alpha.api('POST', '/api/v1/namespaces/default/pods', {
+        metadata: { name: 'urgent' },
+        spec: { priorityClassName: 'urgent', containers: [{ name: 'main', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '4' } } }] },
+      });
+      // The scheduler evicts Petrel's pod; kwok leaves what ran in it: the kubelet's kill, by hand.
+      await waitFor('the pod preempted', async () => ((await petrelPods(alpha)).some((pod) => pod.metadata.uid === first.uid) ? undefined : true), 30_000, 100);
+      await alpha.killPodProcesses('default', first.pod!, { cluster: v1Cluster(first), rank: 0 });
+      fs.rmSync(path.join(alpha.home, path.dirname(first.dir!)), { recursive: true, force: true });
+      const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+      expect(v2.attempts[0]).toMatchObject({ region: 'alpha', outcome: 'preempted', reason: expect.stringContaining('PreemptionByScheduler') });
+      expect(v2.attempts[1]!.region).toBe('beta');
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      expect((await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000)).recoveries).toBe(1);
+    } finally {
+      await alpha.api('DELETE', '/api/v1/namespaces/default/pods/urgent').catch(() => undefined);
+      await alpha.api('DELETE', '/apis/scheduling.k8s.io/v1/priorityclasses/urgent');
+    }
+    await nothingLeft();
+  });
+
+  it('the node deleted under a running pod: the job recovers on the other context', async () => {
+    const dir = gateDir();
+    const { id, first } = await startJob(['--infra', 'k8s'], dir);
+    expect(first.node).toBe('a-gpu-0');
+    try {
+      await alpha.deleteNode('a-gpu-0');
+      // what ran on the node went with it (kwok leaves it: the kubelet's part, by hand)
+      await alpha.killPodProcesses('default', first.pod!);
+      fs.rmSync(path.join(alpha.home, path.dirname(first.dir!)), { recursive: true, force: true });
+      const v2 = await waitForJob(p, id, (x) => running(x) && x.attempts.length === 2, 'recovered', 60_000);
+      expect(v2.attempts[0]).toMatchObject({ region: 'alpha', outcome: 'preempted', reason: expect.stringContaining('node a-gpu-0 of pod') });
+      expect(v2.attempts[1]!.region).toBe('beta');
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      expect((await waitForJob(p, id, (x) => x.status === 'SUCCEEDED', 'success', 60_000)).recoveries).toBe(1);
+    } finally {
+      await alpha.addNode({ name: 'a-gpu-0', gpus: 4, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' } });
+    }
     await nothingLeft();
   });
 
