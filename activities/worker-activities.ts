@@ -12,6 +12,8 @@ import {
   LOG_READ_MAX_BYTES,
   type CheckInfraRequest,
   type CheckInfraResult,
+  type ListGpusRequest,
+  type ListGpusResult,
   type DebugPreemptRequest,
   type DebugUnreachableRequest,
   type LogStreamRequest,
@@ -146,6 +148,28 @@ export function createWorkerActivities(ctx: ProviderContext) {
     return { worker: me, results };
   }
 
+  /** `petrel show-gpus`: the accelerators each infra reports, with this worker's credentials. */
+  async function listGpus(req: ListGpusRequest): Promise<ListGpusResult> {
+    const known: readonly string[] = INFRA_NAMES;
+    const unknown = req.only.filter((n) => !known.includes(n));
+    if (unknown.length > 0) {
+      throw ApplicationFailure.nonRetryable(`unknown infra ${unknown.map((n) => `'${n}'`).join(', ')}; Petrel supports: ${known.join(', ')}`, FAILURE_TYPES.config);
+    }
+    const names = req.only.length > 0 ? req.only : [...known];
+    const answers = await Promise.all(
+      names.map(async (n) => {
+        const p = getProvider(n, ctx);
+        if (!p.gpus) return { gpus: [], problems: req.only.includes(n) ? [`${n}: Petrel cannot list its accelerators`] : [] };
+        try {
+          return await p.gpus();
+        } catch (err) {
+          return { gpus: [], problems: [`${n}: ${(err as Error).message}`] };
+        }
+      }),
+    );
+    return { worker: me, gpus: answers.flatMap((a) => a.gpus), problems: answers.flatMap((a) => a.problems) };
+  }
+
   function localOnly(req: { handle: { provider: string; clusterName: string } }): LocalProvider {
     if (req.handle.provider !== 'local') {
       throw ApplicationFailure.nonRetryable(`debug commands work on local clusters; cluster '${req.handle.clusterName}' runs on ${req.handle.provider}`, FAILURE_TYPES.config);
@@ -170,7 +194,7 @@ export function createWorkerActivities(ctx: ProviderContext) {
     return hit;
   }
 
-  return { readLogs, checkInfra, debugPreempt, debugUnreachable };
+  return { readLogs, checkInfra, listGpus, debugPreempt, debugUnreachable };
 }
 
 export type WorkerActivities = ReturnType<typeof createWorkerActivities>;

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { handlerModules } from './command.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerCheck } from './commands/check.js';
+import { registerShowGpus } from './commands/show-gpus.js';
 import { registerCodec } from './commands/codec.js';
 import { registerDebug } from './commands/debug.js';
 import { registerDown } from './commands/down.js';
@@ -28,7 +29,7 @@ const program = new Command('petrel')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `petrel: ${str.slice(7)}` : str) });
 
-for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerValidate, registerServer, registerCodec, registerDebug]) {
+for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerShowGpus, registerValidate, registerServer, registerCodec, registerDebug]) {
   register(program);
 }
 

@@ -19,3 +19,9 @@ export function validateClusterName(name: string): string | undefined {
  */
 export const INFRA_NAMES = ['local', 'ssh', 'slurm', 'kubernetes'] as const;
 export type InfraName = (typeof INFRA_NAMES)[number];
+
+/**
+ * Infra whose clusters cannot be stopped and started again (a pod's files and processes end with
+ * it, as in SkyPilot): autostop there must tear down (`-i N --down`).
+ */
+export const INFRA_WITHOUT_STOP: readonly InfraName[] = ['kubernetes'];

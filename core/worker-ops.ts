@@ -4,7 +4,7 @@
 import type { ClusterHandle, WorkerRef } from './cluster-state.js';
 
 /** The only activities a worker-operation workflow runs. */
-export const WORKER_OPS = ['readLogs', 'checkInfra', 'debugPreempt', 'debugUnreachable'] as const;
+export const WORKER_OPS = ['readLogs', 'checkInfra', 'listGpus', 'debugPreempt', 'debugUnreachable'] as const;
 export type WorkerOp = (typeof WORKER_OPS)[number];
 
 export function isWorkerOp(op: unknown): op is WorkerOp {
@@ -71,6 +71,35 @@ export interface CheckInfraResult {
   /** who answered: the credentials and config checked are this worker's */
   worker: WorkerRef;
   results: CheckResult[];
+}
+
+/** Accelerators of one type in one place (a Kubernetes context, a Slurm partition), as its infra reports them. */
+export interface GpuAvailability {
+  infra: string;
+  /** the context or Slurm cluster */
+  region: string;
+  /** the Slurm partition */
+  zone?: string;
+  /** as the infra names it: a node label value, a gres type */
+  type: string;
+  /** on nodes that take work now */
+  free: number;
+  total: number;
+  nodes: number;
+  /** the most one node has */
+  perNode: number;
+}
+
+export interface ListGpusRequest {
+  /** only these infra (all that can tell when empty) */
+  only: string[];
+}
+
+export interface ListGpusResult {
+  worker: WorkerRef;
+  gpus: GpuAvailability[];
+  /** places that could not be asked, with why */
+  problems: string[];
 }
 
 export interface DebugPreemptRequest {

@@ -4,7 +4,7 @@
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../core/cluster-state.js';
 import type { CapacityScope, FailureKind } from '../core/failures.js';
 import type { Quantity } from '../core/task.js';
-import type { CheckResult } from '../core/worker-ops.js';
+import type { CheckResult, GpuAvailability } from '../core/worker-ops.js';
 
 export interface ProvisionRequest {
   clusterName: string;
@@ -76,6 +76,11 @@ export interface Provider {
    * Throws only when the scope itself cannot be asked; then every node counts as unreachable.
    */
   batchStatus(jobs: WatchedJob[]): Promise<WatchedJobReport[]>;
+  /**
+   * The accelerators this infra has, where it can tell (Kubernetes nodes, Slurm partitions):
+   * for `petrel show-gpus`. Places that cannot be asked are left out with a problem.
+   */
+  gpus?(): Promise<{ gpus: GpuAvailability[]; problems: string[] }>;
   /**
    * Nodes only the worker that provisioned them can reach (local directories): their
    * watcher runs on that worker's own task queue rather than on any worker.

@@ -51,9 +51,9 @@ export async function createOwnQueueWorker(opts: {
 
 /** The activities any worker serves on the shared 'petrel' queue for the CLI. */
 export function sharedQueueActivities(home: string) {
-  const { readLogs, checkInfra } = createWorkerActivities({ home });
+  const { readLogs, checkInfra, listGpus } = createWorkerActivities({ home });
   // readLogs here serves handles recorded before workers had queues of their own.
-  return { readLogs, checkInfra };
+  return { readLogs, checkInfra, listGpus };
 }
 
 /** Runs the main worker and the own-queue worker together; either stopping stops the other. */

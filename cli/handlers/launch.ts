@@ -1,5 +1,5 @@
 // Handler of `petrel launch [YAML|CMD]`: provision (or reuse) a cluster, run setup and the task on it.
-import { clusterWorkflowId, TASK_QUEUE, validateClusterName } from '../../core/names.js';
+import { clusterWorkflowId, INFRA_WITHOUT_STOP, TASK_QUEUE, validateClusterName } from '../../core/names.js';
 import { redactTask } from '../../core/spec/index.js';
 import { submitJobUpdate } from '../../workflows/cluster-messages.js';
 import { chooseResources, clusterInput, generatedClusterName, jobRequest } from '../cluster-requests.js';
@@ -39,6 +39,10 @@ export async function launch(ctx: CliContext, entrypoint: string | undefined, fl
   const nameError = validateClusterName(clusterName);
   if (nameError) throw new UserError(`--cluster: ${nameError}`);
   const autostop = autostopFrom(flags, resources.autostop ? { idleMinutes: resources.autostop.idleMinutes, down: resources.autostop.down } : undefined);
+  if (autostop && !autostop.down && (INFRA_WITHOUT_STOP as readonly string[]).includes(resources.cloud)) {
+    const how = flags.idleMinutesToAutostop !== undefined ? '-i' : `${where}: resources.autostop`;
+    throw new UserError(`${how}: ${resources.cloud} clusters cannot be stopped, only torn down; add --down (or autostop: {idle_minutes: N, down: true})`);
+  }
   const input = clusterInput(clusterName, task, resources, autostop);
   const job = jobRequest(ctx.home, task, resources, true);
 

@@ -7,6 +7,7 @@
 // A task's name matches a label value when every part of the name ("A100-80GB" → a100, 80gb)
 // is a part of the value. The scheduler then gets the exact values found as node affinity.
 import type { V1Node, V1NodeSelectorTerm } from '@kubernetes/client-node';
+import { acceleratorMatches } from '../../core/accelerator-match.js';
 
 export const ACCELERATOR_LABELS = [
   'nvidia.com/gpu.product',
@@ -18,13 +19,7 @@ export const ACCELERATOR_LABELS = [
 /** Extended resources that are accelerators, in the order they are looked for. */
 export const DEVICE_RESOURCES = ['nvidia.com/gpu', 'amd.com/gpu', 'google.com/tpu'] as const;
 
-const parts = (s: string) => s.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
-
-export function acceleratorMatches(requested: string, labelValue: string): boolean {
-  const have = new Set(parts(labelValue));
-  const want = parts(requested);
-  return want.length > 0 && want.every((p) => have.has(p));
-}
+export { acceleratorMatches };
 
 export interface NodeAccelerators {
   node: string;

@@ -2,7 +2,8 @@
 // API server's own verdict, by SelfSubjectAccessReview), and which GPUs its nodes offer.
 import type { V1Pod } from '@kubernetes/client-node';
 import { apiMessage, statusOf, type ContextClients } from './client.js';
-import { nodeAccelerators } from './accelerators.js';
+import type { GpuAvailability } from '../../core/worker-ops.js';
+import { DEVICE_RESOURCES, nodeAccelerators } from './accelerators.js';
 
 /** What Petrel does in a namespace; the minimal Role in the README grants exactly these. */
 export const NEEDED_ACCESS: Array<{ verb: string; resource: string; subresource?: string }> = [
@@ -34,35 +35,41 @@ export async function describeAccess(c: ContextClients, namespace: string): Prom
   return { ok: true, text: 'answers; may create, exec into and delete pods and services' };
 }
 
-/** Per GPU type: allocatable and free GPUs over the schedulable nodes ("" when nodes cannot be listed). */
-export async function describeGpus(c: ContextClients): Promise<string> {
-  let nodes;
-  let pods: V1Pod[];
-  try {
-    nodes = (await c.core.listNode()).items;
-    pods = (await c.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })).items;
-  } catch {
-    return 'GPUs unknown (nodes cannot be listed)';
-  }
+/** Per accelerator type: allocatable and free devices over the schedulable nodes of a context. */
+export async function gpuAvailability(c: ContextClients): Promise<GpuAvailability[]> {
+  const nodes = (await c.core.listNode()).items;
+  const pods: V1Pod[] = (await c.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })).items;
   const used = new Map<string, number>();
   for (const p of pods) {
     const node = p.spec?.nodeName;
     if (!node) continue;
     for (const ct of p.spec?.containers ?? []) {
-      for (const [k, v] of Object.entries(ct.resources?.requests ?? {})) if (/gpu|tpu/.test(k)) used.set(node, (used.get(node) ?? 0) + Number(v));
+      for (const [k, v] of Object.entries(ct.resources?.requests ?? {})) if ((DEVICE_RESOURCES as readonly string[]).includes(k)) used.set(node, (used.get(node) ?? 0) + Number(v));
     }
   }
-  const byType = new Map<string, { total: number; free: number; nodes: number }>();
+  const byType = new Map<string, GpuAvailability>();
   for (const n of nodes) {
     const a = nodeAccelerators(n);
     if (a.allocatable === 0 || !a.schedulable) continue;
     const type = a.label?.value ?? a.resource ?? 'gpu';
-    const t = byType.get(type) ?? { total: 0, free: 0, nodes: 0 };
+    const t = byType.get(type) ?? { infra: 'kubernetes', region: c.context, type, total: 0, free: 0, nodes: 0, perNode: 0 };
     t.total += a.allocatable;
     t.free += Math.max(0, a.allocatable - (used.get(a.node) ?? 0));
     t.nodes++;
+    t.perNode = Math.max(t.perNode, a.allocatable);
     byType.set(type, t);
   }
-  if (byType.size === 0) return 'no GPUs';
-  return [...byType].map(([type, t]) => `${type}: ${t.free} of ${t.total} free on ${t.nodes} node(s)`).join(', ');
+  return [...byType.values()];
+}
+
+/** `A100: 3 of 4 free on 1 node(s), …` for `petrel check`. */
+export async function describeGpus(c: ContextClients): Promise<string> {
+  let gpus: GpuAvailability[];
+  try {
+    gpus = await gpuAvailability(c);
+  } catch {
+    return 'GPUs unknown (nodes cannot be listed)';
+  }
+  if (gpus.length === 0) return 'no GPUs';
+  return gpus.map((t) => `${t.type}: ${t.free} of ${t.total} free on ${t.nodes} node(s)`).join(', ');
 }

@@ -11,6 +11,7 @@
 // next context or infra.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
+import type { GpuAvailability } from '../../core/worker-ops.js';
 import { nodeDirOf } from '../remote-layout.js';
 import { ProviderError, type CheckResult, type Provider, type ProvisionRequest, type WatchedJob, type WatchedJobReport } from '../types.js';
 import { planAccelerator } from './accelerators.js';
@@ -18,7 +19,7 @@ import { kubernetesBatchStatus, podRefOf } from './batch-status.js';
 import { call, clientsFor, orMissing, statusOf, apiFailure, type ContextClients } from './client.js';
 import { readKubernetesConfig, type KubeContextConfig, type KubernetesConfig } from './config.js';
 import { podExec } from './exec.js';
-import { describeAccess, describeGpus } from './check.js';
+import { describeAccess, describeGpus, gpuAvailability } from './check.js';
 import { PREPARE_SCRIPT, STOP_ALL_SCRIPT } from './node-scripts.js';
 import { type PodRequest, ANNOTATION_REQUEST, clusterSelector, CONTAINER, podManifest, serviceManifest, serviceName } from './pods.js';
 import { startingState } from './pod-state.js';
@@ -95,6 +96,20 @@ export class KubernetesProvider implements Provider {
     );
     const notes = config.disallowed.length ? [`not in allowed_contexts: ${config.disallowed.join(', ')}`] : [];
     return { provider: this.name, enabled: lines.some((l) => l.ok), detail: [...lines.map((l) => l.line), ...notes].join('; ') };
+  }
+
+  async gpus(): Promise<{ gpus: GpuAvailability[]; problems: string[] }> {
+    const config = this.config();
+    const answers = await Promise.all(
+      [...config.contexts.values()].map(async (ctx) => {
+        try {
+          return { gpus: await gpuAvailability(this.clients(config, ctx.name)), problems: [] };
+        } catch (err) {
+          return { gpus: [], problems: [apiFailure(`k8s/${ctx.name}`, 'listing nodes and pods', err).message] };
+        }
+      }),
+    );
+    return { gpus: answers.flatMap((a) => a.gpus), problems: answers.flatMap((a) => a.problems) };
   }
 
   /** The allowed contexts, in preference order. */
@@ -216,6 +231,14 @@ export class KubernetesProvider implements Provider {
       ip: pod.status?.podIP ?? name,
       data: { context: ctx.name, namespace: ctx.namespace, pod: name, uid: pod.metadata?.uid ?? '', dir, node: pod.spec?.nodeName ?? '' },
     };
+  }
+
+  /**
+   * A pod cannot be stopped and started again with its files (SkyPilot has no stop on Kubernetes
+   * either); the CLI refuses autostop without --down, so this only guards other callers.
+   */
+  async stop(handle: ClusterHandle): Promise<void> {
+    throw new ProviderError('config', `cluster ${handle.clusterName} on Kubernetes cannot be stopped, only torn down (petrel down, or autostop with --down)`);
   }
 
   async query(handle: ClusterHandle): Promise<NodeStatus[]> {

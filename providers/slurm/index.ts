@@ -12,6 +12,7 @@
 // name, node dir), so a cluster keeps working if the config is later edited.
 import path from 'node:path';
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
+import type { GpuAvailability } from '../../core/worker-ops.js';
 import { clusterDirOf, isPetrelClusterDir } from '../remote-layout.js';
 import { knownHostsPath } from '../ssh/known-hosts.js';
 import { sharedPool, type SshPool } from '../ssh/connection.js';
@@ -35,7 +36,7 @@ import {
 } from './allocation.js';
 import { slurmBatchStatus } from './batch-status.js';
 import { DEFAULT_PROVISION_TIMEOUT_SECONDS, readSlurmConfig, type SlurmClusterConfig, type SlurmConfig, type SlurmLogin } from './config.js';
-import { describeCluster, gresFor, SINFO_SCRIPT } from './sinfo.js';
+import { describeCluster, gpuAvailability, gresFor, SINFO_SCRIPT } from './sinfo.js';
 import { LocalLogin, SshLogin, type LoginShell } from './login.js';
 import { SlurmRunner } from './runner.js';
 
@@ -175,6 +176,22 @@ export class SlurmProvider implements Provider {
     );
     const notes = config.disallowed.length ? [`not in allowed_clusters: ${config.disallowed.join(', ')}`] : [];
     return { provider: this.name, enabled: lines.some((l) => l.ok), detail: [...lines.map((l) => l.line), ...notes].join('; ') };
+  }
+
+  async gpus(): Promise<{ gpus: GpuAvailability[]; problems: string[] }> {
+    const config = this.config();
+    const answers = await Promise.all(
+      [...config.clusters.values()].map(async (cluster) => {
+        try {
+          const r = await this.loginFor(cluster.login).exec(SINFO_SCRIPT, [], { timeoutMs: 20_000, quick: true });
+          if (r.exitCode !== 0) return { gpus: [], problems: [`slurm/${cluster.name}: ${r.stderr.trim() || `sinfo exited with ${r.exitCode}`}`] };
+          return { gpus: gpuAvailability(r.stdout, cluster.name, cluster.partitions), problems: [] };
+        } catch (err) {
+          return { gpus: [], problems: [`slurm/${cluster.name}: ${(err as Error).message}`] };
+        }
+      }),
+    );
+    return { gpus: answers.flatMap((a) => a.gpus), problems: answers.flatMap((a) => a.problems) };
   }
 
   /** The Slurm clusters (allowed ones, in config order). */

@@ -1,6 +1,7 @@
 // What a Slurm cluster has, from one `sinfo` per node and partition: nodes free and in total,
 // GPUs by type free and in total. `petrel check slurm` prints it; provision matches the task's
 // accelerators against the GPU types it finds (sites name them freely: a100, A100-SXM4-80GB).
+import type { GpuAvailability } from '../../core/worker-ops.js';
 
 /** One line per (node, partition): name|partition|state|gres|gres in use|cpus alloc/idle/other/total| */
 export const SINFO_SCRIPT = `exec sinfo -h -N -O 'NodeList:|,Partition:|,StateCompact:|,Gres:|,GresUsed:|,CPUsState:|'`;
@@ -76,6 +77,25 @@ export function describeCluster(stdout: string, allowed?: string[]): string {
     return `${name}${isDefault ? ' (default)' : ''}: ${idle}/${ns.length} nodes free${usable < ns.length ? ` (${ns.length - usable} unavailable)` : ''}${gpus ? `, GPUs ${gpus}` : ''}`;
   });
   return `partitions ${parts.join('; ')}`;
+}
+
+/** GPUs per partition and type, for `petrel show-gpus`. */
+export function gpuAvailability(stdout: string, cluster: string, allowed?: string[]): GpuAvailability[] {
+  const rows = new Map<string, GpuAvailability>();
+  for (const n of parseSinfo(stdout)) {
+    if (allowed && !allowed.includes(n.partition)) continue;
+    const usable = !UNUSABLE.test(n.state);
+    for (const [type, count] of n.gpus) {
+      const key = `${n.partition}\n${type}`;
+      const r = rows.get(key) ?? { infra: 'slurm', region: cluster, zone: n.partition, type: type || 'gpu', free: 0, total: 0, nodes: 0, perNode: 0 };
+      r.total += count;
+      if (usable) r.free += Math.max(0, count - (n.gpusUsed.get(type) ?? 0));
+      r.nodes++;
+      r.perNode = Math.max(r.perNode, count);
+      rows.set(key, r);
+    }
+  }
+  return [...rows.values()];
 }
 
 /**

@@ -90,6 +90,22 @@ describe('clusters on Kubernetes', () => {
     expect(r.stdout).toContain('context alpha-badtoken: the API server refused the credentials (401)');
   });
 
+  it('show-gpus lists each context\'s accelerators, filtered by name and infra', async () => {
+    const all = await p.ok(['show-gpus', '--infra', 'k8s']);
+    expect(all.stdout).toMatch(/INFRA\s+ACCELERATOR\s+FREE\s+TOTAL\s+NODES\s+MOST PER NODE/);
+    expect(all.stdout).toMatch(/kubernetes\/alpha\s+NVIDIA-A100-SXM4-80GB\s+4\s+4\s+1\s+4/);
+    expect(all.stdout).toMatch(/kubernetes\/beta\s+nvidia-tesla-a100\s+8\s+8\s+1\s+8/);
+    const big = await p.ok(['show-gpus', 'A100-80GB']);
+    expect(big.stdout).toContain('kubernetes/alpha');
+    expect(big.stdout).not.toContain('kubernetes/beta');
+    const json = await p.json<Array<{ region: string; free: number }>>(['show-gpus', 'A100', '--infra', 'k8s/beta']);
+    expect(json).toEqual([{ infra: 'kubernetes', region: 'beta', type: 'nvidia-tesla-a100', free: 8, total: 8, nodes: 1, perNode: 8 }]);
+    const none = await p.run(['show-gpus', 'T4']);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain('no T4; accelerators there: NVIDIA-A100-SXM4-80GB, nvidia-tesla-a100');
+    expect(none.stderr).toContain('Could not ask k8s/alpha-badtoken: the API server refused the credentials (401 Unauthorized)');
+  });
+
   it('a 2-node launch: one pod per rank, the workdir in every pod, ranks and pod IPs; --down deletes everything', async () => {
     const r = await p.run(['launch', 'examples/multinode.yaml', '--infra', 'k8s/alpha', '-c', 'two', '-y', '--down']);
     expect(r.stderr).not.toContain('Error');
@@ -133,6 +149,14 @@ describe('clusters on Kubernetes', () => {
     // what ran in the pod is stopped before the pod is deleted
     expect(processesWith('sleep 415')).toEqual([]);
     await nothingLeft();
+  });
+
+  it('autostop that would stop (not tear down) is refused before anything is created', async () => {
+    const r = await p.run(['launch', '--infra', 'k8s/alpha', '-c', 'nostop', '-y', '-i', '5', 'echo never']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('-i: kubernetes clusters cannot be stopped, only torn down; add --down');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await petrelPods(alpha)).toEqual([]);
   });
 
   it('refused credentials fail the launch with the API server\'s answer, and create nothing', async () => {
