@@ -32,13 +32,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { formatSpecError, type SpecError } from '../../core/spec/errors.js';
 import { issueProblems } from '../../core/spec/issues.js';
 import { fail, fieldPath, hasOwn, isPlainObject, ok, showValue, type Parsed, type PathSegment, type Problem } from '../../core/spec/problems.js';
 import { parseEnum, parseInteger, parseString } from '../../core/spec/scalars.js';
 import { didYouMean } from '../../core/spec/suggest.js';
+import { readConfigSection } from '../../core/spec/config-section.js';
 import { lineColumn, locate, YamlProblems } from '../../core/spec/yaml-locations.js';
 import { field, strictShape, unknownKeyMessage } from '../../core/spec/zod-kit.js';
 import { configPath } from '../ssh/config.js';
@@ -592,7 +593,7 @@ export function parseKubernetesSection(text: string, file: string, kube: Kubecon
     config: { contexts, disallowed, ...(currentContext !== undefined ? { currentContext } : {}) },
     problems: [...kubeProblems, ...sortProblems(errors.list)],
   });
-  const section = readSection(doc, errors);
+  const section = readConfigSection(doc, errors, KUBERNETES_KEY, 'Kubernetes settings');
   if (section === undefined) return result(); // config.yaml cannot be read: its problems say why
 
   const at = (...p: PathSegment[]): PathSegment[] => [KUBERNETES_KEY, ...p];
@@ -742,32 +743,6 @@ function kubeconfigName(files: string[]): string {
   return `the kubeconfig (KUBECONFIG=${files.join(path.delimiter)})`;
 }
 
-/** The `kubernetes:` mapping ({} when there is none), or undefined when it cannot be read (reported). */
-function readSection(doc: Document, errors: YamlProblems): Record<string, unknown> | undefined {
-  if (doc.errors.length) {
-    for (const e of doc.errors) errors.raw(e.pos[0], `YAML syntax error: ${e.message}`);
-    return undefined;
-  }
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return {};
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    errors.raw(0, `YAML error: ${(e as Error).message}`);
-    return undefined;
-  }
-  if (!isPlainObject(raw)) {
-    errors.raw(doc.range?.[0] ?? 0, `expected a mapping of settings, got ${showValue(raw)}`);
-    return undefined;
-  }
-  const section = raw[KUBERNETES_KEY];
-  if (section === undefined || section === null) return {};
-  if (!isPlainObject(section)) {
-    errors.problem({ path: [KUBERNETES_KEY], message: `expected a mapping of Kubernetes settings, got ${showValue(section)}` });
-    return undefined;
-  }
-  return section;
-}
 
 function sortProblems(list: SpecError[]): SpecError[] {
   return [...list].sort((a, b) => a.line - b.line || a.column - b.column);

@@ -36,13 +36,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { formatSpecError, type SpecError } from '../../core/spec/errors.js';
 import { issueProblems } from '../../core/spec/issues.js';
 import { fail, isPlainObject, ok, showValue, type Parsed, type PathSegment, type Problem } from '../../core/spec/problems.js';
 import { parseInteger, parseString } from '../../core/spec/scalars.js';
 import { didYouMean } from '../../core/spec/suggest.js';
+import { readConfigSection } from '../../core/spec/config-section.js';
 import { YamlProblems } from '../../core/spec/yaml-locations.js';
 import { field, strictShape } from '../../core/spec/zod-kit.js';
 import { configPath, formatJump, parseHostString, parseProxyJump, resolveIdentityPath } from '../ssh/config.js';
@@ -646,7 +647,7 @@ export function parseSlurmSection(text: string, file: string, ssh: SlurmSshHosts
     const kept = new Map([...clusters].filter(([n]) => isIn(n)));
     return { clusters: kept, disallowed, problems: [...sortProblems(sshProblems), ...sortProblems(errors.list)] };
   };
-  const section = readSection(doc, errors);
+  const section = readConfigSection(doc, errors, SLURM_KEY, 'cluster names to their settings');
   if (section === undefined) return result(); // config.yaml cannot be read: its problems say why
 
   // The cluster names, before any of them is judged, so a login or allowed_clusters can name any.
@@ -725,32 +726,6 @@ export function parseSlurmSection(text: string, file: string, ssh: SlurmSshHosts
   return result(names.filter((n) => yamlNames.includes(n) || !loginsOfOthers.has(n)), allowed);
 }
 
-/** The `slurm:` mapping ({} when there is none), or undefined when it cannot be read (reported). */
-function readSection(doc: Document, errors: YamlProblems): Record<string, unknown> | undefined {
-  if (doc.errors.length) {
-    for (const e of doc.errors) errors.raw(e.pos[0], `YAML syntax error: ${e.message}`);
-    return undefined;
-  }
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return {};
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    errors.raw(0, `YAML error: ${(e as Error).message}`);
-    return undefined;
-  }
-  if (!isPlainObject(raw)) {
-    errors.raw(doc.range?.[0] ?? 0, `expected a mapping of settings, got ${showValue(raw)}`);
-    return undefined;
-  }
-  const section = raw[SLURM_KEY];
-  if (section === undefined || section === null) return {};
-  if (!isPlainObject(section)) {
-    errors.problem({ path: [SLURM_KEY], message: `expected a mapping of cluster names to their settings, got ${showValue(section)}` });
-    return undefined;
-  }
-  return section;
-}
 
 function resolveLogin(
   name: string,

@@ -3,14 +3,13 @@
 // kubelet), driven through the real CLI, Temporal dev server and worker. kwok runs what Petrel
 // execs as local processes with HOME = the cluster's home (shared by its pods, as an NFS home
 // would be), so the tests can look at the files and processes a "container" made.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeJob, gatedJob, running, submitJob, waitForJob } from '../support/jobs.js';
 import { startKubeTestbed, type KubeTestbed, type KubeTestCluster } from '../support/k8s.js';
-import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
+import { alive, PetrelEnv, processesWith, waitFor } from '../support/petrel.js';
 
 let bed: KubeTestbed;
 let alpha: KubeTestCluster;
@@ -58,14 +57,6 @@ async function nothingLeft(): Promise<void> {
     const clusters = path.join(c.home, '.petrel/clusters');
     await waitFor('no cluster dir left', () => (!fs.existsSync(clusters) || fs.readdirSync(clusters).length === 0 ? true : undefined), 30_000, 200);
   }
-}
-
-function processesWith(text: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.includes(text) && !l.includes('ps -eo'))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 /** The Petrel cluster a node's data belongs to (its dir is .petrel/clusters/<cluster>/node-<rank>). */

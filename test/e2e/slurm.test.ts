@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeJob, gatedJob, running, submitJob, waitForJob } from '../support/jobs.js';
-import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
+import { alive, PetrelEnv, processesWith, waitFor } from '../support/petrel.js';
 import { FORCED_REQUEUE_ACCOUNT, startSlurm, type SlurmCluster } from '../support/slurm.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
 
@@ -65,15 +65,6 @@ async function nothingLeft(): Promise<void> {
   await waitFor('no cluster dir left', () => (!fs.existsSync(clusters) || fs.readdirSync(clusters).length === 0 ? true : undefined), 30_000, 200);
 }
 
-/** pids of processes on this machine whose command line contains `text` */
-function processesWith(text: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.includes(text) && !l.includes('ps -eo'))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
-}
-
 /** A dir in the shared home for a gated job's files. */
 function gateDir(): string {
   return fs.mkdtempSync(path.join(userHome, 'gate-'));
@@ -105,6 +96,13 @@ describe('clusters on Slurm', () => {
   it('check lists the clusters, their partitions and free nodes and GPUs', async () => {
     const r = await p.ok(['check', 'slurm']);
     expect(r.stdout).toContain('cluster test: partitions low (default): 3/3 nodes free, GPUs T4 6/6 free; high: 3/3 nodes free, GPUs T4 6/6 free');
+  });
+
+  it('show-gpus lists the GPUs of each partition', async () => {
+    const r = await p.ok(['show-gpus', 'T4', '--infra', 'slurm/test']);
+    expect(r.stdout).toMatch(/slurm\/test\/low\s+T4\s+6\s+6\s+3\s+2/);
+    expect(r.stdout).toMatch(/slurm\/test\/high\s+T4\s+6\s+6\s+3\s+2/);
+    expect(r.stdout).not.toContain('slurm/open');
   });
 
   it('a 2-node launch: one allocation, the workdir on every node, ranks and node names; --down cancels it', async () => {

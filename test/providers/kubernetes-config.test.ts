@@ -462,11 +462,13 @@ describe('readKubernetesConfig and the kubeconfig', () => {
 
   it('no kubeconfig at all: no contexts, no error', () => {
     const env = { HOME: dir }; // ~/.kube/config does not exist
-    expect(readKubernetesConfig(home, env)).toEqual({
+    const { kubeConfig, ...rest } = readKubernetesConfig(home, env);
+    expect(rest).toEqual({
       files: { kubeconfig: [path.join(dir, '.kube', 'config')], petrelConfig: path.join(home, 'config.yaml') },
       contexts: new Map(),
       disallowed: [],
     });
+    expect(kubeConfig.getContexts()).toEqual([]);
     // nor with $KUBECONFIG naming files that do not exist, nor with an empty file
     fs.writeFileSync(path.join(dir, 'empty'), '');
     const r = readKubernetesConfig(home, { HOME: dir, KUBECONFIG: `${path.join(dir, 'nope')}:${path.join(dir, 'empty')}` });

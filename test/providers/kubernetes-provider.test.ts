@@ -15,6 +15,7 @@ import type { KubernetesRunner } from '../../providers/kubernetes/runner.js';
 import { ProviderError, type ProvisionRequest } from '../../providers/types.js';
 import { startKubeTestbed, type KubeTestbed, type KubeTestCluster } from '../support/k8s.js';
 import { waitFor } from '../support/petrel.js';
+import { failure } from '../support/provider-errors.js';
 
 let bed: KubeTestbed;
 let alpha: KubeTestCluster;
@@ -74,15 +75,6 @@ async function finished(r: KubernetesRunner, key: string, timeoutMs = 20_000) {
     const s = await r.status(key);
     return s.state === 'exited' || s.state === 'lost' ? s : undefined;
   }, timeoutMs, 100);
-}
-
-async function failure(p: Promise<unknown>): Promise<ProviderError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderError);
-  return err as ProviderError;
 }
 
 describe('a two-node cluster with GPUs', () => {

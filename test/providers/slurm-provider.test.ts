@@ -14,6 +14,7 @@ import type { SlurmRunner } from '../../providers/slurm/runner.js';
 import { ProviderError, type ProvisionRequest } from '../../providers/types.js';
 import { startSlurm, type SlurmCluster } from '../support/slurm.js';
 import { waitFor } from '../support/petrel.js';
+import { failure } from '../support/provider-errors.js';
 
 let slurm: SlurmCluster;
 let home: string;
@@ -69,15 +70,6 @@ async function finished(r: SlurmRunner, key: string, timeoutMs = 30_000) {
     const s = await r.status(key);
     return s.state === 'exited' || s.state === 'lost' ? s : undefined;
   }, timeoutMs, 200);
-}
-
-async function failure(p: Promise<unknown>): Promise<ProviderError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderError);
-  return err as ProviderError;
 }
 
 describe('the time limit asked for', () => {

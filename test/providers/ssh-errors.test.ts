@@ -12,6 +12,7 @@ import { SshRunner } from '../../providers/ssh/runner.js';
 import { ProviderError } from '../../providers/types.js';
 import { startSshd, writePoolConfig, type SshdCluster } from '../support/sshd.js';
 import { waitFor } from '../support/petrel.js';
+import { failure } from '../support/provider-errors.js';
 
 let sshd: SshdCluster;
 let home: string;
@@ -42,16 +43,6 @@ function target(i: number, identityFile = sshd.clientKey): SshTarget {
 
 function runner(t: SshTarget): SshRunner {
   return new SshRunner({ target: t, knownHostsFile: path.join(home, 'known_hosts'), pool });
-}
-
-async function failure(p: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a ProviderError');
 }
 
 function sshFingerprint(pubFile: string): string {

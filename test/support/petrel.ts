@@ -185,6 +185,15 @@ async function killWhatHomeStarted(home: string): Promise<void> {
   if (targets.size > 0) await waitFor('killed processes to die', () => [...targets.keys()].every((pid) => !alive(pid)) || undefined, 10_000, 50).catch(() => undefined);
 }
 
+/** pids of processes on this machine whose command line contains `text` */
+export function processesWith(text: string): number[] {
+  const out = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .filter((l) => l.includes(text) && !l.includes('ps -eo'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
