@@ -33,6 +33,16 @@ const UTF8_SLACK = 3;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** The infra a request names (every one when it names none); an unknown name is refused. */
+function infraNames(only: string[]): string[] {
+  const known: readonly string[] = INFRA_NAMES;
+  const unknown = only.filter((n) => !known.includes(n));
+  if (unknown.length > 0) {
+    throw ApplicationFailure.nonRetryable(`unknown infra ${unknown.map((n) => `'${n}'`).join(', ')}; Petrel supports: ${known.join(', ')}`, FAILURE_TYPES.config);
+  }
+  return only.length > 0 ? only : [...known];
+}
+
 export function createWorkerActivities(ctx: ProviderContext) {
   const me = workerIdentity(ctx.home);
 
@@ -138,26 +148,14 @@ export function createWorkerActivities(ctx: ProviderContext) {
 
   /** `petrel check`: answered with this worker's credentials and config, not the CLI's. */
   async function checkInfra(req: CheckInfraRequest): Promise<CheckInfraResult> {
-    const known: readonly string[] = INFRA_NAMES;
-    const unknown = req.only.filter((n) => !known.includes(n));
-    if (unknown.length > 0) {
-      throw ApplicationFailure.nonRetryable(`unknown infra ${unknown.map((n) => `'${n}'`).join(', ')}; Petrel supports: ${known.join(', ')}`, FAILURE_TYPES.config);
-    }
-    const names = req.only.length > 0 ? req.only : [...known];
-    const results = await Promise.all(names.map((n) => getProvider(n, ctx).check()));
+    const results = await Promise.all(infraNames(req.only).map((n) => getProvider(n, ctx).check()));
     return { worker: me, results };
   }
 
   /** `petrel show-gpus`: the accelerators each infra reports, with this worker's credentials. */
   async function listGpus(req: ListGpusRequest): Promise<ListGpusResult> {
-    const known: readonly string[] = INFRA_NAMES;
-    const unknown = req.only.filter((n) => !known.includes(n));
-    if (unknown.length > 0) {
-      throw ApplicationFailure.nonRetryable(`unknown infra ${unknown.map((n) => `'${n}'`).join(', ')}; Petrel supports: ${known.join(', ')}`, FAILURE_TYPES.config);
-    }
-    const names = req.only.length > 0 ? req.only : [...known];
     const answers = await Promise.all(
-      names.map(async (n) => {
+      infraNames(req.only).map(async (n) => {
         const p = getProvider(n, ctx);
         if (!p.gpus) return { gpus: [], problems: req.only.includes(n) ? [`${n}: Petrel cannot list its accelerators`] : [] };
         try {
