@@ -30,14 +30,16 @@ const EXEC_CONCURRENCY = 16;
 
 interface Seen {
   firstRunningAt: number;
+  jitter: number;
   checkedAt: number;
   state: DetachedJobState;
 }
 const lastLook = new Map<string, Seen>();
 
-function recheckDelayMs(watchedForMs: number): number {
+/** `jitter` (0.8–1.2, one per job) spreads jobs started together (a sweep) over the rounds. */
+function recheckDelayMs(watchedForMs: number, jitter: number): number {
   if (watchedForMs < EAGER_MS) return 0;
-  return Math.min(JOB_RECHECK_MAX_MS, Math.round(watchedForMs / 10));
+  return Math.min(JOB_RECHECK_MAX_MS, Math.round(watchedForMs / 10)) * jitter;
 }
 
 /** How a node handle names its pod. */
@@ -106,7 +108,7 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
         const due = slots.filter((s) => {
           const seen = lastLook.get(lookKey(scope.context, ref, s.key));
           if (!seen || seen.state.state !== 'running') return true;
-          if (now() - seen.checkedAt >= recheckDelayMs(now() - seen.firstRunningAt)) return true;
+          if (now() - seen.checkedAt >= recheckDelayMs(now() - seen.firstRunningAt, seen.jitter)) return true;
           reports[s.job]!.jobs[s.index] = seen.state;
           return false;
         });
@@ -139,7 +141,7 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
           const k = lookKey(scope.context, ref, s.key);
           if (state.state === 'running') {
             const prev = lastLook.get(k);
-            lastLook.set(k, { firstRunningAt: prev?.firstRunningAt ?? now(), checkedAt: now(), state });
+            lastLook.set(k, { firstRunningAt: prev?.firstRunningAt ?? now(), jitter: prev?.jitter ?? 0.8 + 0.4 * Math.random(), checkedAt: now(), state });
           } else lastLook.delete(k);
         });
       });

@@ -21,7 +21,7 @@ import { readKubernetesConfig, type KubeContextConfig, type KubernetesConfig } f
 import { podExec } from './exec.js';
 import { describeAccess, describeGpus, gpuAvailability } from './check.js';
 import { PREPARE_SCRIPT, STOP_ALL_SCRIPT } from './node-scripts.js';
-import { type PodRequest, ANNOTATION_REQUEST, clusterSelector, CONTAINER, podManifest, serviceManifest, serviceName } from './pods.js';
+import { type PodRequest, ANNOTATION_REQUEST, clusterSelector, CONTAINER, MANAGED_SELECTOR, podManifest, serviceManifest, serviceName } from './pods.js';
 import { startingState } from './pod-state.js';
 import { KubernetesRunner } from './runner.js';
 
@@ -309,7 +309,8 @@ export class KubernetesProvider implements Provider {
     const uids = new Set(pods.map((p) => p.metadata?.uid));
     const started = Date.now();
     for (;;) {
-      const left = (await call(c.where, 'listing pods', () => c.core.listNamespacedPod({ namespace }))).items.filter((p) => names.has(p.metadata?.name ?? '') && uids.has(p.metadata?.uid));
+      // Only Petrel's pods: a shared namespace may hold thousands of others.
+      const left = (await call(c.where, 'listing pods', () => c.core.listNamespacedPod({ namespace, labelSelector: MANAGED_SELECTOR }))).items.filter((p) => names.has(p.metadata?.name ?? '') && uids.has(p.metadata?.uid));
       if (left.length === 0) return;
       if (Date.now() - started > DELETE_WAIT_MS) throw new ProviderError('transient', `${c.where}: pod(s) ${left.map((p) => p.metadata?.name).join(', ')} still there ${DELETE_WAIT_MS / 1000} s after deletion`);
       await sleep(pollDelayMs(Date.now() - started));
