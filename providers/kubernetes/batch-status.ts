@@ -15,7 +15,7 @@ import type { DetachedJobState, WatchedJob, WatchedJobReport } from '../types.js
 import { parseJobState } from '../ssh/jobs.js';
 import { jobDirOf } from '../ssh/runner.js';
 import type { ContextClients } from './client.js';
-import { podExec } from './exec.js';
+import { podExec, PodGoneError } from './exec.js';
 import { BATCH_SCRIPT } from './node-scripts.js';
 import { CONTAINER, MANAGED_SELECTOR } from './pods.js';
 import { nodeStatusOf } from './pod-state.js';
@@ -123,10 +123,14 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
           if (r.exitCode !== 0) throw new Error(r.stderr.trim() || `exit code ${r.exitCode}`);
           answers = r.stdout.split('\n');
         } catch (err) {
-          // The pod is there but does not answer: unreachable (the watcher's grace applies) and
-          // its jobs unknown, never "ended".
-          const detail = `pod ${ref.pod} does not answer: ${(err as Error).message}`;
-          for (const s of slots) reports[s.job]!.nodes[s.index] = { rank: jobs[s.job]!.ranks[s.index]!, state: 'gone', reason: 'unreachable', detail };
+          // Gone since the watch last told (the API server says so): lost. Otherwise the pod is
+          // there but does not answer: unreachable (the watcher's grace applies) and its jobs
+          // unknown, never "ended".
+          const status: NodeStatus =
+            err instanceof PodGoneError
+              ? { rank: 0, state: 'gone', reason: 'preempted', detail: 'the pod was deleted' }
+              : { rank: 0, state: 'gone', reason: 'unreachable', detail: `pod ${ref.pod} does not answer: ${(err as Error).message}` };
+          for (const s of slots) reports[s.job]!.nodes[s.index] = { ...status, rank: jobs[s.job]!.ranks[s.index]! };
           return;
         }
         const byLine = new Map<number, string>();

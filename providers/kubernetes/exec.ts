@@ -100,12 +100,19 @@ export async function podExecBytes(t: ExecTarget, command: string[], opts: ExecO
   return { exitCode, stdout, stderr };
 }
 
+/** The exec's pod no longer exists (404): authoritative, where a watch may not have told yet. */
+export class PodGoneError extends ProviderError {
+  constructor(message: string) {
+    super('transient', message);
+  }
+}
+
 /** Why the API server would not run an exec, as a typed error. */
 function execRefused(t: ExecTarget, e: unknown): ProviderError {
   const text = e instanceof Error ? e.message : typeof e === 'object' && e !== null && 'message' in e ? String((e as { message: unknown }).message) : String(e);
   const code = /\b(40[1349]|5\d\d)\b/.exec(text)?.[1];
   if (code === '401') return new ProviderError('config', `${t.where}: the API server refused the credentials (401) for exec into pod ${t.pod}`);
   if (code === '403') return new ProviderError('config', `${t.where}: not allowed to exec into pod ${t.pod} (403; Petrel needs create on pods/exec): ${text}`);
-  if (code === '404') return new ProviderError('transient', `${t.where}: pod ${t.pod} is gone (exec: 404)`);
+  if (code === '404') return new PodGoneError(`${t.where}: pod ${t.pod} is gone (exec: 404)`);
   return new ProviderError('transient', `${t.where}: exec into pod ${t.pod} failed: ${text}`);
 }
