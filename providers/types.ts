@@ -33,8 +33,11 @@ export type { CheckResult } from '../core/worker-ops.js';
 export interface Provider {
   readonly name: string;
   check(): Promise<CheckResult>;
-  /** Regions this provider can place clusters in (for the optimizer); absent = one default. */
-  regions?(): Promise<string[]>;
+  /**
+   * Regions this provider can place clusters in (for the optimizer); absent = one default.
+   * `undefined` in the list = a placement whose region the provider picks (or explains, at provision, why it cannot).
+   */
+  regions?(): Promise<Array<string | undefined>>;
   /**
    * The zones of a region the optimizer may place a cluster in, in preference order (Slurm:
    * the partitions). Absent = none named: the provider picks.

@@ -112,12 +112,16 @@ export class KubernetesProvider implements Provider {
     return { gpus: answers.flatMap((a) => a.gpus), problems: answers.flatMap((a) => a.problems) };
   }
 
-  /** The allowed contexts, in preference order. */
-  async regions(): Promise<string[]> {
+  /**
+   * The allowed contexts, in preference order. With a config that cannot be read, one placement
+   * without a context: its provision then fails with every problem of the files (FAILED_PRECHECKS
+   * naming file, line and field), where "no contexts" would hide why.
+   */
+  async regions(): Promise<Array<string | undefined>> {
     try {
       return [...this.config().contexts.keys()];
     } catch {
-      return [];
+      return [undefined];
     }
   }
 

@@ -159,6 +159,32 @@ describe('clusters on Kubernetes', () => {
   });
 });
 
+describe('bad Kubernetes settings', () => {
+  it('an unknown context fails before anything is created, naming the contexts there are', async () => {
+    const r = await p.run(['launch', '--infra', 'k8s/gamma', '-c', 'nowhere', '-y', 'echo never']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("Kubernetes context 'gamma' is not in");
+    expect(r.stderr).toContain('(contexts: alpha, beta, alpha-badtoken)');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await nothingLeft();
+  });
+
+  it('a bad kubernetes: section fails the job with file, line and field, and creates nothing', async () => {
+    const file = path.join(p.home, 'config.yaml');
+    fs.writeFileSync(file, `${CONFIG}  provision_timout: 5\n  namespace: [ml]\n`);
+    try {
+      const id = await submitJob(p, ['--infra', 'k8s', 'echo never']);
+      const v = await waitForJob(p, id, (x) => x.status === 'FAILED_PRECHECKS', 'failed prechecks');
+      expect(v.message).toContain(`${file}:6:3: kubernetes.provision_timout:`);
+      expect(v.message).toContain('provision_timeout');
+      expect(v.message).toContain(`${file}:7:14: kubernetes.namespace:`);
+    } finally {
+      fs.writeFileSync(file, CONFIG);
+    }
+    await nothingLeft();
+  });
+});
+
 describe('managed jobs on Kubernetes', () => {
   it('more GPUs than context alpha has: the job lands on beta', async () => {
     const r = await p.run(['jobs', 'launch', '-y', '--infra', 'k8s', '--gpus', 'A100:8', 'echo "on $PETREL_NUM_GPUS_PER_NODE GPUs"']);
