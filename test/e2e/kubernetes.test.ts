@@ -201,6 +201,20 @@ describe('managed jobs on Kubernetes', () => {
     await nothingLeft();
   });
 
+  it('a 2-node job: one pod per rank, SUCCEEDED, the pods in describe, nothing left', async () => {
+    const r = await p.run(['jobs', 'launch', '-y', '--infra', 'k8s/beta', '--num-nodes', '2', 'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('rank 0 of 2');
+    expect(r.stdout).toContain('rank 1 of 2');
+    const id = Number(/Managed job (\d+)/.exec(r.stdout + r.stderr)![1]);
+    const v = await describeJob(p, id);
+    expect(v.status).toBe('SUCCEEDED');
+    expect(v.attempts[0]!.handle!.nodes.map((n) => n.data.pod)).toEqual([`petrel-job-${id}-1-0`, `petrel-job-${id}-1-1`]);
+    const text = await p.ok(['jobs', 'describe', String(id)]);
+    expect(text.stdout).toContain('kubernetes/beta (namespace default)');
+    await nothingLeft();
+  });
+
   it('the pod deleted mid-run is a preemption: the job recovers and finishes', async () => {
     const dir = gateDir();
     const { id, first } = await startJob(['--infra', 'k8s/alpha'], dir);

@@ -14,7 +14,7 @@ import { podCache } from '../../providers/kubernetes/watch-cache.js';
 import type { KubernetesRunner } from '../../providers/kubernetes/runner.js';
 import { ProviderError, type ProvisionRequest } from '../../providers/types.js';
 import { startKubeTestbed, type KubeTestbed, type KubeTestCluster } from '../support/k8s.js';
-import { waitFor } from '../support/petrel.js';
+import { processesWith, waitFor } from '../support/petrel.js';
 import { failure } from '../support/provider-errors.js';
 
 let bed: KubeTestbed;
@@ -109,6 +109,25 @@ describe('a two-node cluster with GPUs', () => {
     expect(out.exitCode).toBe(7);
     expect(out.stdout).toContain('rank=1 secret=s3cr3t');
     expect(out.stdout.trim().split('\n')[1]).toBe(path.join(alpha.home, '.petrel/clusters/two/node-1'));
+  });
+
+  it('environment values (secrets) never appear on a command line in the pod', async () => {
+    const r = provider.runner(handle, handle.nodes[0]!);
+    const secret = 'zz-secret-4711-zz';
+    const seen: number[][] = [];
+    const watching = (async () => {
+      for (let i = 0; i < 30; i++) {
+        seen.push(processesWith(secret));
+        await new Promise((res) => setTimeout(res, 30));
+      }
+    })();
+    const out = await r.run('sleep 0.6; echo "len=${#TOKEN}"', { env: { TOKEN: secret } });
+    await r.startDetached({ key: 'sec', script: 'sleep 0.6; echo "len=${#TOKEN}"', env: { TOKEN: secret } });
+    await watching;
+    expect(out.stdout.trim()).toBe(`len=${secret.length}`);
+    expect(await finished(r, 'sec')).toEqual({ state: 'exited', exitCode: 0 });
+    expect((await r.readLog('sec', 0)).data).toBe(`len=${secret.length}\n`);
+    expect(seen.flat()).toEqual([]);
   });
 
   it('uploads a directory (modes, nested files, symlinks; .git skipped)', async () => {
