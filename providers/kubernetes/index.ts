@@ -151,7 +151,7 @@ export class KubernetesProvider implements Provider {
       }
       const running = await this.waitRunning(c, ctx, pods.map((p) => p.metadata!.name!));
       const nodes = await Promise.all(running.map((pod, rank) => this.settle(c, ctx, req.clusterName, rank, pod, image)));
-      return { provider: this.name, clusterName: req.clusterName, region: ctx.name, zone: undefined, label: `namespace ${ctx.namespace}`, nodes };
+      return { provider: this.name, clusterName: req.clusterName, region: ctx.name, label: `namespace ${ctx.namespace}`, nodes };
     } catch (err) {
       // Refused or without capacity: nothing of the cluster stays. (A transient failure may leave
       // pods the retry reuses; teardown removes them otherwise.)
@@ -261,24 +261,28 @@ export class KubernetesProvider implements Provider {
    * the API server has removed them. A handle without nodes deletes by the cluster's label.
    */
   async terminate(handle: ClusterHandle): Promise<void> {
-    const context = handle.nodes[0]?.data.context ?? handle.region;
-    let config: KubernetesConfig;
+    const first = handle.nodes[0];
+    if (first?.data.context && first.data.namespace) {
+      // Where the pods are, from the handle: a context since left out of allowed_contexts (or a
+      // namespace since changed) must still be cleaned up.
+      await this.deleteAll(this.clientsOf(first.data.context), first.data.namespace, handle.clusterName, handle.nodes);
+      return;
+    }
     let c: ContextClients;
     let namespace: string;
     try {
-      config = this.config();
-      const ctx = this.contextConfig(config, context);
+      const config = this.config();
+      const ctx = this.contextConfig(config, handle.region);
       c = this.clients(config, ctx.name);
-      namespace = handle.nodes[0]?.data.namespace ?? ctx.namespace;
-    } catch (err) {
-      if (handle.nodes.length === 0) return; // no such context any more: nothing of it can be reached
-      throw err;
+      namespace = ctx.namespace;
+    } catch {
+      return; // no such context any more: nothing of the cluster can be reached or found there
     }
-    await this.deleteAll(c, namespace, handle.clusterName, handle.nodes);
+    await this.deleteAll(c, namespace, handle.clusterName, []);
   }
 
   private async deleteAll(c: ContextClients, namespace: string, cluster: string, nodes: NodeHandle[]): Promise<void> {
-    const pods = (await call(c.where, 'listing pods', () => c.core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) }))).items.filter((p) => p.metadata?.labels);
+    const pods = (await call(c.where, 'listing pods', () => c.core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) }))).items;
     const homes = new Map(nodes.map((n) => [n.data.pod, n.data.dir]));
     // A pod whose node is gone cannot be reached (and has nothing left running to stop).
     const nodeNames = await c.core.listNode().then((l) => new Set(l.items.map((n) => n.metadata?.name)), () => undefined);
