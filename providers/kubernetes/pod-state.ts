@@ -44,7 +44,11 @@ export function nodeStatusOf(rank: number, uid: string | undefined, pod: V1Pod |
   }
   const name = pod.metadata?.name ?? '?';
   if (uid && pod.metadata?.uid !== uid) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} was deleted and replaced by another` };
-  if (pod.metadata?.deletionTimestamp) return { rank, state: 'gone', reason: 'preempted', detail: `pod ${name} is being deleted` };
+  if (pod.metadata?.deletionTimestamp) {
+    // Deletion asked for (graceful: the pod may run out its grace period); the same loss as gone.
+    const why = disruptionOf(pod);
+    return { rank, state: 'gone', reason: 'preempted', detail: `the pod was deleted${why ? ` (${why})` : ''}` };
+  }
   const status = pod.status ?? {};
   if (status.phase === 'Failed') {
     const why = [status.reason, status.message].filter(Boolean).join(': ');

@@ -202,6 +202,7 @@ describe('a two-node cluster with GPUs', () => {
       const [r] = await provider.batchStatus([{ handle, key: 'b1', ranks: [1] }]);
       return r!.nodes[0]!.state === 'gone' ? r : undefined;
     }, 10_000, 50);
+    // the same whether seen mid-deletion (deletionTimestamp set) or gone
     expect(report.nodes[0]).toMatchObject({ rank: 1, state: 'gone', reason: 'preempted', detail: 'the pod was deleted' });
     expect(await provider.query(handle)).toMatchObject([{ rank: 0, state: 'up' }, { rank: 1, state: 'gone' }]);
   });
