@@ -1,11 +1,11 @@
 // The shell side of a Kubernetes node. A pod is driven exactly like an SSH node (the detached-job
 // contract of providers/ssh/jobs.ts: job dirs with pid, exit_code and output.log under the
 // node's home), but through exec, where two things differ:
-//  - stdin's end may never arrive (kwok does not deliver it), so whatever a script reads from
-//    stdin it reads with an exact byte count given as an argument;
+//  - stdin's end may never arrive (kwok does not deliver it), so a script that reads stdin gets
+//    an exact byte count of it as its first argument (withExactStdin);
 //  - the exec starts wherever the image's WORKDIR is, so every script first goes to $HOME, the
 //    root of every relative path (the node's home is ~/.petrel/clusters/<cluster>/node-<rank>).
-import { BATCH_STATUS_SCRIPT } from '../ssh/jobs.js';
+import { BATCH_STATUS_SCRIPT, START_SCRIPT as SSH_START_SCRIPT } from '../ssh/jobs.js';
 
 /** Prepended to every script: relative paths are relative to the home directory. */
 const TO_HOME = 'cd -- "${HOME:-/}" 2>/dev/null || cd /';
@@ -15,55 +15,35 @@ export function podScript(body: string): string {
 }
 
 /**
- * A job's start. $1 = jobs dir, $2 = key, $3 = bytes of env.sh, $4 = bytes of script.sh (both on
- * stdin, env.sh first), $5 = working directory, $6 = the wrapper. The exclusive mkdir makes a
- * second start of the same key attach instead of running it twice. Prints `petrel:started` or
- * `petrel:attached`.
+ * `script` run with exactly $1 bytes of the exec's stdin as its stdin (then its end), and the
+ * arguments after $1 as its own: the SSH scripts, which read stdin to its end, work unchanged.
  */
-export const START_SCRIPT = podScript(
-  [
-    'umask 077',
-    'jobs=$1; key=$2; envlen=$3; scriptlen=$4; cwd=$5',
-    'mkdir -p -- "$cwd" && cwd=$(cd -- "$cwd" && pwd) || { echo "cannot create working directory $5" >&2; exit 3; }',
-    'mkdir -p -- "$jobs" || exit 3',
-    'j="$jobs/$key"',
-    'if ! mkdir -- "$j" 2>/dev/null; then',
-    '  if [ -d "$j" ]; then echo petrel:attached; exit 0; fi',
-    '  echo "cannot create $j" >&2; exit 3',
-    'fi',
-    'j=$(cd -- "$j" && pwd)',
-    // One exact read of both files; split from the file, where byte counts are exact everywhere.
-    'head -c "$((envlen + scriptlen))" > "$j/stdin"',
-    'head -c "$envlen" "$j/stdin" > "$j/env.sh"',
-    'tail -c "+$((envlen + 1))" "$j/stdin" > "$j/script.sh"',
-    'rm -f -- "$j/stdin"',
-    'cd "$j" || exit 3',
-    ': >> output.log',
-    // In the background under its own session: the exec ends now, the job lives on in the pod.
-    'setsid bash -c "$6" petrel-job "$j" "$cwd" </dev/null >>output.log 2>&1 &',
-    'echo petrel:started',
-  ].join('\n'),
-);
+export function withExactStdin(script: string): string {
+  return podScript(`head -c "$1" | {\nshift\n${script}\n}`);
+}
+
+/** SSH's job start (providers/ssh/jobs.ts): $1 = bytes of env.sh + script.sh on stdin, then its $1–$5. */
+export const START_SCRIPT = withExactStdin(SSH_START_SCRIPT);
 
 /**
- * A command in the node's home. $1 = node home, $2 = bytes of `export …` lines on stdin (the
- * environment: it may carry secrets, so it is never an argument), $3 = the command, $4 = a time
- * limit in seconds ('' = none).
+ * A command in the node's home. $1 = bytes of `export …` lines on stdin (the environment: it may
+ * carry secrets, so it is never an argument), $2 = node home, $3 = the command, $4 = a time limit
+ * in seconds ('' = none).
  */
-export const RUN_SCRIPT = podScript(
+export const RUN_SCRIPT = withExactStdin(
   [
     'mkdir -p -- "$1" && cd -- "$1" || exit 1',
-    'if [ "$2" -gt 0 ]; then petrel_env=$(head -c "$2") && eval "$petrel_env"; unset petrel_env; fi',
-    '[ -n "$4" ] && exec timeout -k 5 "$4" bash -c "$3"',
-    'exec bash -c "$3"',
+    'petrel_env=$(cat) && eval "$petrel_env"; unset petrel_env',
+    '[ -n "$3" ] && exec timeout -k 5 "$3" bash -c "$2" </dev/null',
+    'exec bash -c "$2" </dev/null',
   ].join('\n'),
 );
 
-/** $1 = destination, $2 = bytes of a tar archive on stdin: extracted there, modes as archived, owners ours. */
-export const UNTAR_SCRIPT = podScript(['{ [ -d "$1" ] || mkdir -p -- "$1"; } && cd -- "$1" || exit 3', 'head -c "$2" | tar -x -o -p -f -'].join('\n'));
+/** $1 = bytes of a tar archive on stdin, $2 = destination: extracted there, modes as archived, owners ours. */
+export const UNTAR_SCRIPT = withExactStdin(['{ [ -d "$1" ] || mkdir -p -- "$1"; } && cd -- "$1" || exit 3', 'exec tar -x -o -p -f -'].join('\n'));
 
 /** $1 = bytes of request lines on stdin; then BATCH_STATUS_SCRIPT's answers. */
-export const BATCH_SCRIPT = podScript(`head -c "$1" | {\n${BATCH_STATUS_SCRIPT}\n}`);
+export const BATCH_SCRIPT = withExactStdin(BATCH_STATUS_SCRIPT);
 
 /**
  * $1 = node home. Prepares a new node: bash must be there (every job runs under it), the home is

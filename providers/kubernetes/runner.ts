@@ -4,10 +4,9 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { CommandRunner, DetachedJobSpec, DetachedJobState, LogChunk, RunResult } from '../types.js';
 import { ProviderError } from '../types.js';
-import { parseJobState, SIGNAL_SCRIPT, STATUS_SCRIPT, WRAPPER } from '../ssh/jobs.js';
+import { JOBS_SUBDIR, parseJobState, SIGNAL_SCRIPT, STATUS_SCRIPT, WRAPPER } from '../ssh/jobs.js';
 import { jobDirOf, READ_RANGE_SCRIPT } from '../ssh/runner.js';
 import { checkJobKey, exportLine, remoteJoin } from '../ssh/shell.js';
-import { JOBS_SUBDIR } from '../ssh/jobs.js';
 import { completeUtf8Length } from '../utf8.js';
 import { podExec, podExecBytes, type ExecTarget } from './exec.js';
 import { podScript, RUN_SCRIPT, START_SCRIPT, UNTAR_SCRIPT } from './node-scripts.js';
@@ -40,7 +39,7 @@ export class KubernetesRunner implements CommandRunner {
   async run(command: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
     const env = Buffer.from(exportLine(opts.env), 'utf8');
     const limit = opts.timeoutMs !== undefined && opts.timeoutMs > 0 ? Math.max(1, Math.ceil(opts.timeoutMs / 1000)) : undefined;
-    return this.bash(RUN_SCRIPT, [this.home, String(env.length), command, limit !== undefined ? String(limit) : ''], {
+    return this.bash(RUN_SCRIPT, [String(env.length), this.home, command, limit !== undefined ? String(limit) : ''], {
       ...(env.length ? { stdin: env } : {}),
       // `timeout` in the pod reports first; this only ends a stream that stopped answering.
       timeoutMs: limit !== undefined ? limit * 1000 + 15_000 : 24 * 3600_000,
@@ -51,7 +50,7 @@ export class KubernetesRunner implements CommandRunner {
     if (!fs.existsSync(localDir)) throw new ProviderError('config', `cannot upload ${localDir}: no such directory`);
     const dest = remoteJoin(this.home, remoteDir);
     const tar = tarStream(localDir);
-    const r = await this.bash(UNTAR_SCRIPT, [dest, String(tar.bytes)], { stdin: tar.stream(), timeoutMs: UPLOAD_TIMEOUT_MS });
+    const r = await this.bash(UNTAR_SCRIPT, [String(tar.bytes), dest], { stdin: tar.stream(), timeoutMs: UPLOAD_TIMEOUT_MS });
     if (r.exitCode !== 0) {
       throw new ProviderError('transient', `uploading ${localDir} to ${dest} in pod ${this.target.pod} failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`);
     }
@@ -60,10 +59,10 @@ export class KubernetesRunner implements CommandRunner {
   async startDetached(spec: DetachedJobSpec): Promise<{ alreadyStarted: boolean }> {
     const key = checkJobKey(spec.key);
     const env = Buffer.from(`${exportLine(spec.env)}\n`, 'utf8');
-    const script = Buffer.from(spec.script, 'utf8');
+    const stdin = Buffer.concat([env, Buffer.from(spec.script, 'utf8')]);
     const jobs = remoteJoin(this.home, JOBS_SUBDIR);
     const cwd = remoteJoin(this.home, spec.cwd ?? '.');
-    const out = await this.script(`starting job ${key}`, START_SCRIPT, [jobs, key, String(env.length), String(script.length), cwd, WRAPPER], Buffer.concat([env, script]));
+    const out = await this.script(`starting job ${key}`, START_SCRIPT, [String(stdin.length), jobs, key, String(env.length), cwd, WRAPPER], stdin);
     if (out.includes('petrel:attached')) return { alreadyStarted: true };
     if (out.includes('petrel:started')) return { alreadyStarted: false };
     throw new ProviderError('transient', `starting job ${key} in pod ${this.target.pod}: unexpected answer '${out.trim()}'`);
