@@ -19,8 +19,6 @@ export const ACCELERATOR_LABELS = [
 /** Extended resources that are accelerators, in the order they are looked for. */
 export const DEVICE_RESOURCES = ['nvidia.com/gpu', 'amd.com/gpu', 'google.com/tpu'] as const;
 
-export { acceleratorMatches };
-
 export interface NodeAccelerators {
   node: string;
   /** the accelerator label and its value, when the node has one */

@@ -7,13 +7,14 @@
 // jobs were running at the last look is asked again only after a pause that grows with how long
 // they have been running: every round for the first seconds (short jobs end as fast as a poll
 // sees it), then up to every JOB_RECHECK_MAX_MS. A pod that is lost or replaced shows in the
-// LIST of the very next round, whatever the pause. The pauses live in this module, so they
+// watch by the very next round, whatever the pause. The pauses live in this module, so they
 // outlast the provider objects a watcher creates per round.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { NodeStatus } from '../../core/cluster-state.js';
 import type { DetachedJobState, WatchedJob, WatchedJobReport } from '../types.js';
 import { parseJobState } from '../ssh/jobs.js';
 import { jobDirOf } from '../ssh/runner.js';
+import { mapLimit } from '../concurrency.js';
 import type { ContextClients } from './client.js';
 import { podExec, PodGoneError } from './exec.js';
 import { BATCH_SCRIPT } from './node-scripts.js';
@@ -114,7 +115,7 @@ export async function kubernetesBatchStatus(jobs: WatchedJob[], clients: (contex
         });
         if (due.length) toAsk.push({ ref, slots: due });
       }
-      await forEachLimited(toAsk, EXEC_CONCURRENCY, async ({ ref, slots }) => {
+      await mapLimit(toAsk, EXEC_CONCURRENCY, async ({ ref, slots }) => {
         const lines = slots.map((s) => `j ${jobDirOf(ref.home, s.key)}\n`).join('');
         const stdin = Buffer.from(lines, 'utf8');
         let answers: string[];
@@ -165,13 +166,4 @@ function forgetStale(): void {
   if (Date.now() - lastSweep < 60_000) return;
   lastSweep = Date.now();
   for (const [k, v] of lastLook) if (Date.now() - v.checkedAt > 10 * JOB_RECHECK_MAX_MS) lastLook.delete(k);
-}
-
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }

@@ -83,21 +83,18 @@ export async function podExecBytes(t: ExecTarget, command: string[], opts: ExecO
   const outcome = await Promise.race([finished, deadline]);
   clearTimeout(timer);
   if (outcome instanceof ProviderError) throw outcome;
-  const timedOut = outcome === 'timeout';
-  if (timedOut) {
+  if (outcome === 'timeout') {
     ws?.close();
     // a connection that arrives late is closed then
     void finished.then(() => ws?.close());
+    throw new ProviderError('transient', `${t.where}: a command in pod ${t.pod} did not finish within ${Math.round(timeoutMs / 1000)} s`);
   }
-  const stdout = Buffer.concat(out);
-  const stderr = Buffer.concat(err);
-  if (timedOut) throw new ProviderError('transient', `${t.where}: a command in pod ${t.pod} did not finish within ${Math.round(timeoutMs / 1000)} s`);
   const exitCode = exitCodeOf(status);
   if (exitCode === undefined) {
     const why = status?.message ? `: ${status.message}` : ' without an exit status';
     throw new ProviderError('transient', `${t.where}: the exec stream of pod ${t.pod} ended${why}`);
   }
-  return { exitCode, stdout, stderr };
+  return { exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
 }
 
 /** The exec's pod no longer exists (404): authoritative, where a watch may not have told yet. */

@@ -181,8 +181,3 @@ export function serviceManifest(cluster: string, user: string | undefined, ctx: 
     },
   };
 }
-
-/** The DNS name of a rank's pod: <hostname>.<service>.<namespace>.svc (one-node clusters: the pod IP's name is the pod). */
-export function podDnsName(cluster: string, rank: number, numNodes: number, namespace: string): string {
-  return numNodes > 1 ? `${podName(cluster, rank)}.${serviceName(cluster)}.${namespace}.svc` : podName(cluster, rank);
-}

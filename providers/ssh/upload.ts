@@ -10,6 +10,7 @@ import { ProviderError } from '../types.js';
 import type { Connection } from './connection.js';
 import { IgnoreMatcher } from './gitignore.js';
 import { shellQuote } from './shell.js';
+import { mapLimit } from '../concurrency.js';
 
 export const SKIPPED_NAMES = new Set(['.git', 'node_modules', '__pycache__', '.petrel']);
 
@@ -55,17 +56,6 @@ interface FileJob {
   mode: number;
   mtime: number;
   size: number;
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /** Throws the config error for a local upload source that is not a directory. */

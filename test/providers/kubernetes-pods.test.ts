@@ -2,7 +2,8 @@
 // pod's status means, and exit codes read from exec statuses of a real kubelet and of kwok.
 import { describe, expect, it } from 'vitest';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { acceleratorMatches, planAccelerator } from '../../providers/kubernetes/accelerators.js';
+import { acceleratorMatches } from '../../core/accelerator-match.js';
+import { planAccelerator } from '../../providers/kubernetes/accelerators.js';
 import type { KubeContextConfig } from '../../providers/kubernetes/config.js';
 import { exitCodeOf } from '../../providers/kubernetes/exec.js';
 import { imageFor } from '../../providers/kubernetes/index.js';
