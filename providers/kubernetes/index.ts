@@ -16,8 +16,9 @@ import { nodeDirOf } from '../remote-layout.js';
 import { ProviderError, type CheckResult, type Provider, type ProvisionRequest, type WatchedJob, type WatchedJobReport } from '../types.js';
 import { planAccelerator } from './accelerators.js';
 import { kubernetesBatchStatus, podRefOf } from './batch-status.js';
-import { call, clientsFor, orMissing, statusOf, apiFailure, type ContextClients } from './client.js';
-import { readKubernetesConfig, type KubeContextConfig, type KubernetesConfig } from './config.js';
+import { call, orMissing, statusOf, apiFailure, type ContextClients } from './client.js';
+import type { KubeContextConfig, KubernetesConfig } from './config.js';
+import { loadKubernetes } from './loaded-config.js';
 import { podExec } from './exec.js';
 import { describeAccess, describeGpus, gpuAvailability } from './check.js';
 import { PREPARE_SCRIPT, STOP_ALL_SCRIPT } from './node-scripts.js';
@@ -43,13 +44,13 @@ export class KubernetesProvider implements Provider {
   constructor(private readonly opts: KubernetesProviderOptions) {}
 
   private config(): KubernetesConfig {
-    return readKubernetesConfig(this.opts.home);
+    return loadKubernetes(this.opts.home).config;
   }
 
   private contextConfig(config: KubernetesConfig, region: string | undefined): KubeContextConfig {
     const names = [...config.contexts.keys()];
     if (names.length === 0) {
-      throw new ProviderError('config', `no Kubernetes contexts: ${config.files.kubeconfig.length ? `none usable in ${config.files.kubeconfig.join(':')}` : 'no kubeconfig ($KUBECONFIG or ~/.kube/config)'}${config.disallowed.length ? ` (not in kubernetes.allowed_contexts: ${config.disallowed.join(', ')})` : ''}`);
+      throw new ProviderError('config', `no Kubernetes contexts: none usable in ${config.files.kubeconfig.join(':')}${config.disallowed.length ? ` (not in kubernetes.allowed_contexts: ${config.disallowed.join(', ')})` : ''}`);
     }
     const name = region ?? names[0]!;
     const ctx = config.contexts.get(name);
@@ -60,18 +61,9 @@ export class KubernetesProvider implements Provider {
     return ctx;
   }
 
-  private clients(config: KubernetesConfig, context: string): ContextClients {
-    try {
-      return clientsFor(config.kubeConfig, context);
-    } catch (err) {
-      if (err instanceof ProviderError) throw err;
-      throw new ProviderError('config', `cannot load the kubeconfig for context '${context}': ${(err as Error).message}`);
-    }
-  }
-
-  /** Clients for a context named by a handle (the config is read again: credentials may have been renewed). */
-  private clientsOf(context: string): ContextClients {
-    return this.clients(this.config(), context);
+  /** The clients of a kubeconfig context (as the worker's files say now). */
+  private clients(context: string): ContextClients {
+    return loadKubernetes(this.opts.home).clients(context);
   }
 
   async check(): Promise<CheckResult> {
@@ -85,7 +77,7 @@ export class KubernetesProvider implements Provider {
     const lines = await Promise.all(
       [...config.contexts.values()].map(async (ctx) => {
         try {
-          const c = this.clients(config, ctx.name);
+          const c = this.clients(ctx.name);
           const access = await describeAccess(c, ctx.namespace);
           const gpus = access.ok ? await describeGpus(c) : '';
           return { ok: access.ok, line: `context ${ctx.name} (${ctx.server}, namespace ${ctx.namespace}): ${access.text}${gpus ? `; ${gpus}` : ''}` };
@@ -103,7 +95,7 @@ export class KubernetesProvider implements Provider {
     const answers = await Promise.all(
       [...config.contexts.values()].map(async (ctx) => {
         try {
-          return { gpus: await gpuAvailability(this.clients(config, ctx.name)), problems: [] };
+          return { gpus: await gpuAvailability(this.clients(ctx.name)), problems: [] };
         } catch (err) {
           return { gpus: [], problems: [apiFailure(`k8s/${ctx.name}`, 'listing nodes and pods', err).message] };
         }
@@ -129,7 +121,7 @@ export class KubernetesProvider implements Provider {
     nodeDirOf(req.clusterName, 0); // a name that could never be a directory of ours fails here
     const config = this.config();
     const ctx = this.contextConfig(config, req.region);
-    const c = this.clients(config, ctx.name);
+    const c = this.clients(ctx.name);
     const devices = await this.devices(c, ctx, req);
     const image = imageFor(req.imageId, ctx);
 
@@ -251,8 +243,7 @@ export class KubernetesProvider implements Provider {
   }
 
   async batchStatus(jobs: WatchedJob[]): Promise<WatchedJobReport[]> {
-    let config: KubernetesConfig | undefined;
-    return kubernetesBatchStatus(jobs, (context) => this.clients((config ??= this.config()), context));
+    return kubernetesBatchStatus(jobs, (context) => this.clients(context));
   }
 
   /**
@@ -265,7 +256,7 @@ export class KubernetesProvider implements Provider {
     if (first?.data.context && first.data.namespace) {
       // Where the pods are, from the handle: a context since left out of allowed_contexts (or a
       // namespace since changed) must still be cleaned up.
-      await this.deleteAll(this.clientsOf(first.data.context), first.data.namespace, handle.clusterName, handle.nodes);
+      await this.deleteAll(this.clients(first.data.context), first.data.namespace, handle.clusterName, handle.nodes);
       return;
     }
     let c: ContextClients;
@@ -273,7 +264,7 @@ export class KubernetesProvider implements Provider {
     try {
       const config = this.config();
       const ctx = this.contextConfig(config, handle.region);
-      c = this.clients(config, ctx.name);
+      c = this.clients(ctx.name);
       namespace = ctx.namespace;
     } catch {
       return; // no such context any more: nothing of the cluster can be reached or found there
@@ -328,7 +319,7 @@ export class KubernetesProvider implements Provider {
   runner(handle: ClusterHandle, node: NodeHandle): KubernetesRunner {
     const ref = podRefOf(node.data);
     if (!ref) throw new ProviderError('config', `node ${node.rank} (${node.id}) has no pod data; was it provisioned by the kubernetes provider?`);
-    const c = this.clientsOf(ref.context);
+    const c = this.clients(ref.context);
     return new KubernetesRunner({ kc: c.kc, namespace: ref.namespace, pod: ref.pod, container: CONTAINER, where: c.where }, ref.home);
   }
 }
