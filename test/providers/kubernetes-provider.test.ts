@@ -279,6 +279,31 @@ describe('capacity, loss and refusals', () => {
     expect(err.message).toMatch(/k8s\/alpha-limited: not allowed while creating pod petrel-x-0 \(403 Forbidden\): .*cannot create resource "pods"/);
   });
 
+  it("the README's minimal Role is all Petrel needs: a 2-node cluster, its jobs, status and teardown", async () => {
+    const readme = fs.readFileSync(path.join(import.meta.dirname, '../../README.md'), 'utf8');
+    const role = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((y) => y.includes('kind: Role'))!;
+    await alpha.api('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles', role.replace('namespace: ml', 'namespace: default'));
+    await alpha.api('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings', {
+      metadata: { name: 'petrel' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'petrel' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'limited' }],
+    });
+    try {
+      const h = await provider.provision(req('roled', 2, { region: 'alpha-limited' }));
+      const r = provider.runner(h, h.nodes[1]!);
+      expect((await r.run('echo ok')).stdout).toBe('ok\n');
+      await r.startDetached({ key: 'j', script: 'exit 4', env: {} });
+      expect(await finished(r, 'j')).toEqual({ state: 'exited', exitCode: 4 });
+      expect((await provider.batchStatus([{ handle: h, key: 'j', ranks: [1] }]))[0]).toEqual({ nodes: [{ rank: 1, state: 'up' }], jobs: [{ state: 'exited', exitCode: 4 }] });
+      await provider.terminate(h);
+      expect(await pods(alpha, 'petrel.dev/cluster=roled')).toEqual([]);
+      expect(await services(alpha)).toEqual([]);
+    } finally {
+      await alpha.api('DELETE', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/petrel');
+      await alpha.api('DELETE', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/petrel');
+    }
+  });
+
   it('a ResourceQuota exceeded: quota for the context', async () => {
     await alpha.api('POST', '/api/v1/namespaces/default/resourcequotas', { metadata: { name: 'gpus' }, spec: { hard: { 'requests.nvidia.com/gpu': '1' } } });
     try {
