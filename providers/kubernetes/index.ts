@@ -1,7 +1,7 @@
 // The Kubernetes provider: a Petrel node is a pod, a region is a kubeconfig context
 // (`--infra k8s/<context>`). Pods are driven through the API server alone: exec for commands,
-// uploads and the detached-job contract, LIST for batched status. Nothing is needed in the
-// image but a shell, bash and tar.
+// uploads and the detached-job contract, a LIST+WATCH for batched status. Nothing is needed in
+// the image but bash, tar, setsid and coreutils.
 //
 // Provisioning is idempotent by name: pods are petrel-<cluster>-<rank> (and a headless Service
 // petrel-<cluster> for multi-node clusters, so ranks reach each other by DNS name), annotated
