@@ -265,7 +265,8 @@ describe('the Kubernetes testbed', () => {
 
   it('fails stop() on a process an exec left running, after killing it', async () => {
     const { kc } = client('alpha');
-    const r = await exec(kc, 'runs', ['sh', '-c', 'setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!']);
+    // The pid of the sleep itself: `$!` may name a setsid that forked and exited.
+    const r = await exec(kc, 'runs', ['sh', '-c', 'setsid sh -c \'echo $$; exec sleep 300 </dev/null >/dev/null 2>&1\' &']);
     const pid = Number(r.stdout);
     expect(alive(pid)).toBe(true);
     await expect(testbed.stop()).rejects.toThrow(new RegExp(`pid ${pid} \\(cluster alpha\\): sleep 300`));
