@@ -102,12 +102,27 @@ export async function sshBatchStatus(ctx: BatchStatusContext, jobs: WatchedJob[]
         return;
       }
       const up = slot.round.answers[slot.node];
-      nodes.push(up === 'up' ? { rank, state: 'up' } : up === 'gone' ? { rank, state: 'gone', reason: 'terminated' } : { rank, state: 'gone', reason: 'unreachable' });
+      nodes.push(nodeAnswer(rank, up));
       const answer = slot.job === undefined ? undefined : slot.round.answers[slot.job];
       states.push(answer === undefined ? { state: 'unknown' } : parseJobState(answer));
     });
     return { nodes, jobs: states };
   });
+}
+
+/**
+ * A node dir's answer. [interruption marker] `preempted <notice>`: a spot-interruption watcher
+ * (providers/vm/interruption.ts) saw the cloud's notice; the instance may still run for a
+ * minute or two, but the node is lost, and saying so now lets recovery start before it dies.
+ */
+function nodeAnswer(rank: number, up: string | undefined): NodeStatus {
+  if (up === 'up') return { rank, state: 'up' };
+  if (up === 'gone') return { rank, state: 'gone', reason: 'terminated' };
+  if (up?.startsWith('preempted')) {
+    const notice = up.slice('preempted'.length).trim();
+    return { rank, state: 'gone', reason: 'preempted', detail: `spot interruption notice${notice ? `: ${notice}` : ''}` };
+  }
+  return { rank, state: 'gone', reason: 'unreachable' };
 }
 
 /** BATCH_STATUS_SCRIPT's `petrel:<line> <answer>` lines into `round.answers`; other lines are left for the caller. */

@@ -114,7 +114,7 @@ export const STATUS_SCRIPT = [JOB_STATE_FUNCTIONS, 'petrel_job_state "$1"'].join
 /**
  * Every node dir and job dir of one host in one exec. Stdin: one request a line, `n <node
  * dir>` or `j <job dir>` (stdin, not arguments: hundreds of jobs would approach ARG_MAX).
- * Prints `petrel:<line number> <answer>` for each, in order: `up`/`gone` for a node dir, a
+ * Prints `petrel:<line number> <answer>` for each, in order: `up`/`gone`/`preempted <notice>` for a node dir, a
  * `petrel_job_state` answer for a job dir. The prefix keeps anything else a login shell may
  * print (a chatty profile) out of the answers.
  */
@@ -125,7 +125,12 @@ export const BATCH_STATUS_SCRIPT = [
   'while IFS= read -r line || [ -n "$line" ]; do',
   '  printf "petrel:%s " "$i"',
   '  case $line in',
-  '    "n "*) if [ -d "${line#n }" ]; then echo up; else echo gone; fi;;',
+  // [interruption marker] a cloud node whose spot-interruption watcher (providers/vm/
+  // interruption.ts) saw a notice answers `preempted <what the notice said>` while it still runs
+  '    "n "*) d=${line#n }',
+  '      if [ ! -d "$d" ]; then echo gone',
+  '      elif petrel_read "$d/.petrel/interrupted"; then printf "preempted %s\\n" "$_v"',
+  '      else echo up; fi;;',
   '    "j "*) petrel_job_state "${line#j }";;',
   '    *) echo unknown;;',
   '  esac',
