@@ -1,7 +1,9 @@
 // Runs once before all tests: makes sure a Temporal CLI exists (installing the pinned one
 // the same way users get it) and hands its path to every test through PETREL_TEMPORAL_BIN.
 // Likewise the Kubernetes test binaries (test/support/k8s/build.sh: about 12 minutes the
-// first time on a machine, then cached) through PETREL_K8S_BIN, for test/support/k8s.ts.
+// first time on a machine, then cached) through PETREL_K8S_BIN, for test/support/k8s.ts, and
+// the pinned moto for the AWS tests (test/support/moto/install.sh: about 20 s the first time)
+// through PETREL_MOTO_PYTHON, for test/support/moto.ts.
 //
 // It also marks everything the run starts (see test/support/leftovers.ts): a run id in
 // PETREL_TEST_RUN and a per-run temp root that TMPDIR points to, so every PETREL_HOME, sshd
@@ -23,6 +25,10 @@ export default function setup({ provide }: { provide: (key: string, value: strin
   const k8sBin = process.env.PETREL_K8S_BIN ?? buildK8sBinaries();
   process.env.PETREL_K8S_BIN = k8sBin;
   provide('k8sBin', k8sBin);
+
+  const motoPython = process.env.PETREL_MOTO_PYTHON ?? installMoto();
+  process.env.PETREL_MOTO_PYTHON = motoPython;
+  provide('motoPython', motoPython);
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-run-'));
   // The sshd test users must be able to walk down to their homes under it.
@@ -55,9 +61,19 @@ function buildK8sBinaries(): string {
   return dir;
 }
 
+/** Runs install.sh (at once when cached) and returns the venv's python it prints last. */
+function installMoto(): string {
+  const script = path.join(import.meta.dirname, 'moto', 'install.sh');
+  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const python = out.trim().split('\n').pop() ?? '';
+  if (!python || !fs.existsSync(python)) throw new Error(`${script} printed no python: ${out}`);
+  return python;
+}
+
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalBin: string;
     k8sBin: string;
+    motoPython: string;
   }
 }
