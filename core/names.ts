@@ -17,7 +17,7 @@ export function validateClusterName(name: string): string | undefined {
  * The infra Petrel has a provider for (providers/registry.ts must register exactly these): the
  * CLI validates task resources against it without loading any provider.
  */
-export const INFRA_NAMES = ['local', 'ssh', 'slurm', 'kubernetes'] as const;
+export const INFRA_NAMES = ['local', 'ssh', 'slurm', 'kubernetes', 'aws', 'gcp'] as const;
 export type InfraName = (typeof INFRA_NAMES)[number];
 
 /**

@@ -1,4 +1,6 @@
 // The one place that lists providers: adding one is a folder plus a line here.
+import { AwsProvider } from './aws/index.js';
+import { GcpProvider } from './gcp/index.js';
 import { KubernetesProvider } from './kubernetes/index.js';
 import { LocalProvider } from './local/index.js';
 import { SlurmProvider } from './slurm/index.js';
@@ -17,6 +19,8 @@ const FACTORIES: Record<InfraName, (ctx: ProviderContext) => Provider> = {
   ssh: (ctx) => new SshProvider({ home: ctx.home }),
   slurm: (ctx) => new SlurmProvider({ home: ctx.home }),
   kubernetes: (ctx) => new KubernetesProvider({ home: ctx.home }),
+  aws: (ctx) => new AwsProvider({ home: ctx.home }),
+  gcp: (ctx) => new GcpProvider({ home: ctx.home }),
 };
 
 export function getProvider(name: string, ctx: ProviderContext): Provider {

@@ -26,6 +26,12 @@ export interface ProvisionRequest {
   imageId?: string | Record<string, string>;
   /** the task's resources.labels, where the infra has labels */
   labels?: Record<string, string>;
+  /** the instance type the optimizer chose from the catalog (clouds) */
+  instanceType?: string;
+  /** the task's `ports` ("8080" or "10022-10040"): clouds open them to the world */
+  ports?: string[];
+  /** the task's disk_size (GB), where the infra sizes disks */
+  diskSizeGb?: number;
 }
 
 export type { CheckResult } from '../core/worker-ops.js';
