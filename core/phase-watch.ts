@@ -67,7 +67,8 @@ export class PhaseTracker {
   /**
    * What changed since the last report: nodes whose process ended, and a lost node (gone at
    * once; unreachable only after the grace). A job that vanished from a node that is still up
-   * ended without an exit code; on a gone node it is part of the loss.
+   * ended without an exit code; on a gone node it is part of the loss, and so is one killed by a
+   * signal there.
    */
   next(report: PhaseReport, now: number): readonly PhaseEvent[] {
     if (this.finished || this.allRunning(report)) return NOTHING;
@@ -78,6 +79,9 @@ export class PhaseTracker {
       if (this.told[i]) return;
       const node = report.nodes[i];
       if (job.state === 'exited') {
+        // Killed by a signal on a node that is going away (a spot interruption notice SIGTERMs
+        // the job so it can checkpoint): the loss ended it, and the loss is what gets reported.
+        if (job.exitCode >= 128 && node?.state === 'gone' && node.reason !== 'unreachable') return;
         this.told[i] = true;
         events.push({ kind: 'ended', index: i, exitCode: job.exitCode });
       } else if ((job.state === 'lost' || job.state === 'unknown') && node !== undefined && node.state !== 'gone') {

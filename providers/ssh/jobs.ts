@@ -121,20 +121,26 @@ export const STATUS_SCRIPT = [JOB_STATE_FUNCTIONS, 'petrel_job_state "$1"'].join
 export const BATCH_STATUS_SCRIPT = [
   JOB_STATE_FUNCTIONS,
   'petrel_now=$(date +%s)',
-  'i=0',
-  'while IFS= read -r line || [ -n "$line" ]; do',
-  '  printf "petrel:%s " "$i"',
-  '  case $line in',
+  'petrel_lines=()',
+  'while IFS= read -r line || [ -n "$line" ]; do petrel_lines+=("$line"); done',
+  // Jobs first, nodes after: the interruption watcher marks its node before it signals the jobs,
+  // so a job seen ended by that signal is always seen on a node marked preempted.
+  'for petrel_pass in j n; do',
+  '  i=0',
+  '  for line in "${petrel_lines[@]}"; do',
+  '    case $petrel_pass:$line in',
   // [interruption marker] a cloud node whose spot-interruption watcher (providers/vm/
   // interruption.ts) saw a notice answers `preempted <what the notice said>` while it still runs
-  '    "n "*) d=${line#n }',
-  '      if [ ! -d "$d" ]; then echo gone',
-  '      elif petrel_read "$d/.petrel/interrupted"; then printf "preempted %s\\n" "$_v"',
-  '      else echo up; fi;;',
-  '    "j "*) petrel_job_state "${line#j }";;',
-  '    *) echo unknown;;',
-  '  esac',
-  '  i=$((i + 1))',
+  '      "n:n "*) d=${line#n }',
+  '        if [ ! -d "$d" ]; then echo "petrel:$i gone"',
+  '        elif petrel_read "$d/.petrel/interrupted"; then printf "petrel:%s preempted %s\\n" "$i" "$_v"',
+  '        else echo "petrel:$i up"; fi;;',
+  '      "j:j "*) printf "petrel:%s " "$i"; petrel_job_state "${line#j }";;',
+  '      "j:n "*|"n:j "*) ;;',
+  '      j:*) echo "petrel:$i unknown";;',
+  '    esac',
+  '    i=$((i + 1))',
+  '  done',
   'done',
 ].join('\n');
 

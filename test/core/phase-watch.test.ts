@@ -56,6 +56,18 @@ describe('PhaseTracker', () => {
     expect(t.next(silent, 20_000)).toEqual([{ kind: 'nodeLost', nodes: [{ rank: 0, state: 'gone', reason: 'unreachable' }], message: 'node 0 unreachable for 10 s' }]);
   });
 
+  it('a process killed by a signal on a node that is going away is part of the loss, not the job\'s exit; a clean exit there still counts', () => {
+    const t = new PhaseTracker(entry([0]));
+    const notice = { rank: 0, state: 'gone' as const, reason: 'preempted' as const, detail: 'spot interruption notice: EC2 instance-action terminate' };
+    expect(t.next(report([notice], [{ state: 'exited', exitCode: 143 }]), 0)).toEqual([
+      { kind: 'nodeLost', nodes: [notice], message: 'node 0 is gone (preempted: spot interruption notice: EC2 instance-action terminate)' },
+    ]);
+    const done = new PhaseTracker(entry([0]));
+    expect(done.next(report([notice], [{ state: 'exited', exitCode: 0 }]), 0).map((e) => e.kind)).toEqual(['ended', 'nodeLost']);
+    const unreachable = new PhaseTracker(entry([0]));
+    expect(unreachable.next(report([{ rank: 0, state: 'gone', reason: 'unreachable' }], [{ state: 'exited', exitCode: 143 }]), 0)).toEqual([{ kind: 'ended', index: 0, exitCode: 143 }]);
+  });
+
   it('an exit seen with a loss in the same report is told first', () => {
     const t = new PhaseTracker(entry());
     const events = t.next(report([up(0), { rank: 1, state: 'gone', reason: 'terminated' }], [{ state: 'exited', exitCode: 0 }, { state: 'unknown' }]), 0);
