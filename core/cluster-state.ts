@@ -33,6 +33,8 @@ export interface ClusterHandle {
   /** what the infrastructure calls this cluster, for listings (e.g. "Slurm job 12") */
   label?: string;
   nodes: NodeHandle[];
+  /** what one node costs, from the catalog (clouds; set by the provision activity, never by a provider) */
+  price?: { instanceType: string; spot: boolean; hourly: number };
   /**
    * The worker that provisioned the cluster, set by the provisionCluster activity (never by a
    * provider): nodes only it can reach (local directories) are read and acted on through its own

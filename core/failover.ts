@@ -14,11 +14,19 @@ export interface Placement {
 export interface PlacementCandidate extends Placement {
   /** index into the task's resource candidates */
   candidate: number;
+  /** the instance type the optimizer chose there (clouds; absent in plans recorded before) */
+  instanceType?: string;
+  /** spot or on-demand (clouds) */
+  useSpot?: boolean;
+  /** USD per node-hour there; 0 on infra Petrel does not bill for (local, SSH, Slurm, Kubernetes) */
+  hourlyPrice?: number;
 }
 
 export interface BlockedScope extends Placement {
   scope: CapacityScope;
   reason: string;
+  /** the infra refused us (credentials, permissions), not a lack of capacity: it stays blocked across passes */
+  refused?: boolean;
 }
 
 export function placementLabel(p: Placement): string {

@@ -12,7 +12,9 @@ export type ManagedJobStatus =
   | 'FAILED_SETUP'
   | 'FAILED_PRECHECKS'
   | 'FAILED_NO_RESOURCE'
-  | 'FAILED_CONTROLLER';
+  | 'FAILED_CONTROLLER'
+  /** Petrel's own: stopped because its spend would pass its --max-cost budget */
+  | 'FAILED_BUDGET';
 
 export const TERMINAL_MANAGED_JOB_STATUSES: readonly ManagedJobStatus[] = [
   'SUCCEEDED',
@@ -22,6 +24,7 @@ export const TERMINAL_MANAGED_JOB_STATUSES: readonly ManagedJobStatus[] = [
   'FAILED_PRECHECKS',
   'FAILED_NO_RESOURCE',
   'FAILED_CONTROLLER',
+  'FAILED_BUDGET',
 ];
 
 export function isTerminalManagedJobStatus(s: ManagedJobStatus): boolean {
