@@ -12,6 +12,7 @@ import { GangWatch, NodeHealth } from './gang-watch.js';
 import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
 import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
+import { withPrice } from './pricing.js';
 import { openSecrets } from './secrets.js';
 import { workerIdentity } from './worker-identity.js';
 
@@ -60,7 +61,7 @@ export function createClusterActivities(ctx: ProviderContext) {
     clearArchivedLogs(ctx.home, req.clusterName);
     // This worker provisioned the nodes: what only it can reach (local node directories) goes
     // through its own task queue.
-    const handle = await provisionNodes(req);
+    const handle = withPrice(await provisionNodes(req), req);
     return { ...handle, worker: me };
   }
 

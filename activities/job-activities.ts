@@ -1,26 +1,24 @@
-// Activities only managed jobs need: expanding a task's resource candidates into concrete
-// placements (which regions each infra offers right now).
+// Activities only managed jobs need: turning a task's resource candidates into the placements
+// to try, in order (the optimizer over the clouds' catalogs and this worker's free infra).
 import type { PlacementCandidate } from '../core/failover.js';
 import type { ResourceRequest } from '../core/task.js';
-import { getProvider, type ProviderContext } from '../providers/registry.js';
+import type { ProviderContext } from '../providers/registry.js';
+import { ProviderError } from '../providers/types.js';
 import { mapProviderErrors } from './failures.js';
 import { endedWorkflows } from './host-leases.js';
+import { planTask } from './plan.js';
+import { describeInfeasible } from '../core/infeasible.js';
 
 export function createJobActivities(ctx: ProviderContext) {
-  /** Every (candidate, region, zone) in preference order: candidates first, then regions, then zones. */
-  async function planPlacements(candidates: ResourceRequest[]): Promise<PlacementCandidate[]> {
+  /**
+   * Every (candidate, place, instance type) in the order to try. Nothing fits: a config
+   * failure saying why for each candidate and what would fit instead.
+   */
+  async function planPlacements(candidates: ResourceRequest[], opts?: { ordered?: boolean; numNodes?: number }): Promise<PlacementCandidate[]> {
     return mapProviderErrors(async () => {
-      const out: PlacementCandidate[] = [];
-      for (const [i, c] of candidates.entries()) {
-        const cloud = c.cloud ?? 'local';
-        const provider = getProvider(cloud, ctx);
-        const regions = c.region ? [c.region] : provider.regions ? await provider.regions() : [undefined];
-        for (const region of regions) {
-          const zones = c.zone ? [c.zone] : provider.zones ? await provider.zones(region) : [undefined];
-          for (const zone of zones) out.push({ cloud, region, ...(zone ? { zone } : {}), candidate: i });
-        }
-      }
-      return out;
+      const plan = await planTask(ctx, { candidates, ordered: opts?.ordered ?? true, numNodes: opts?.numNodes ?? 1 });
+      if (plan.entries.length === 0) throw new ProviderError('config', describeInfeasible(plan, candidates));
+      return plan.entries;
     });
   }
 

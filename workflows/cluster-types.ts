@@ -1,4 +1,5 @@
 // Messages and views of the cluster workflow, shared by the workflow, the worker and the CLI.
+import type { BilledSpan } from '../core/cost.js';
 import type { Quantity } from '../core/task.js';
 import type { ClusterHandle, ClusterJobStatus, ClusterStatus, WorkerRef } from '../core/cluster-state.js';
 
@@ -20,6 +21,10 @@ export interface ClusterWorkflowInput {
   imageId?: string | Record<string, string>;
   /** the task's resources.labels, for infra with labels */
   labels?: Record<string, string>;
+  /** the task's instance_type, ports and disk_size (clouds) */
+  instanceType?: string;
+  ports?: string[];
+  diskSizeGb?: number;
 }
 
 /** What a job runs and brings along: the same for a cluster's job and a managed job. */
@@ -75,6 +80,8 @@ export interface ClusterView {
   autostop?: { idleMinutes: number; down: boolean };
   jobs: JobView[];
   lastError?: string;
+  /** when its machines were billed (clouds; absent elsewhere and in views recorded before) */
+  billing?: BilledSpan[];
 }
 
 /** State carried across continue-as-new. */

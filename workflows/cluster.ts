@@ -14,6 +14,8 @@ import {
 } from '@temporalio/workflow';
 import type { ClusterHandle, ClusterJobStatus, ClusterStatus, WorkerRef } from '../core/cluster-state.js';
 import { isTerminalJobStatus } from '../core/cluster-state.js';
+import { COST_MEMO_KEY } from '../core/cost.js';
+import { placementLabel } from '../core/failover.js';
 import { FAILURE_TYPES } from '../core/failures.js';
 import { clusterJobTaskId } from '../core/job-env.js';
 import { activities, SHORT, TEARDOWN } from './activity-options.js';
@@ -42,9 +44,24 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
   let running: { id: number; scope: CancellationScope; key?: string } | undefined;
 
   const setStatus = (status: ClusterStatus) => {
+    const was = view.status;
     view.status = status;
     upsertSearchAttributes(clusterSearchAttributes(input, status));
+    if (status !== was && (status === 'UP' || status === 'STOPPED' || status === 'TERMINATED')) recordBilling(status === 'UP');
   };
+
+  /** Machines billed while UP (a stopped VM's instance hours stop): spans in the memo `petrel cost-report` reads. */
+  function recordBilling(running: boolean): void {
+    const price = view.handle?.price;
+    if (!price || price.hourly <= 0) return;
+    const spans = (view.billing ??= []);
+    const open = spans.at(-1);
+    if (open && !open.endedAt) open.endedAt = nowIso();
+    if (running) {
+      spans.push({ infra: placementLabel({ cloud: input.provider, region: view.handle?.region, zone: view.handle?.zone }), instanceType: price.instanceType, spot: price.spot, nodes: view.handle?.nodes.length ?? input.numNodes, hourlyPrice: price.hourly, startedAt: nowIso() });
+    }
+    if (patched('cost-memo')) upsertMemo({ [COST_MEMO_KEY]: { spans } });
+  }
   const jobById = (id: number) => view.jobs.find((j) => j.id === id);
 
   setHandler(clusterStatusQuery, () => view);
@@ -209,6 +226,9 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
             user: input.user,
             ...(input.imageId ? { imageId: input.imageId } : {}),
             ...(input.labels && Object.keys(input.labels).length ? { labels: input.labels } : {}),
+            ...(input.instanceType ? { instanceType: input.instanceType } : {}),
+            ...(input.ports?.length ? { ports: input.ports } : {}),
+            ...(input.diskSizeGb !== undefined ? { diskSizeGb: input.diskSizeGb } : {}),
           }),
         () => undefined,
         (provisioned) => (view.handle = provisioned),

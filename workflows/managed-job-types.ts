@@ -8,8 +8,10 @@ import type { JobPayload } from './cluster-types.js';
 export interface ManagedJobInput extends JobPayload {
   jobId: number;
   user: string;
-  /** the task's resource candidates, each with its infra resolved */
-  candidates: Array<ResourceRequest & { cloud: string }>;
+  /** the task's resource candidates; one without `cloud` may run on any infra that fits */
+  candidates: ResourceRequest[];
+  /** try the candidates in their order (SkyPilot `ordered:`), rather than cheapest first (`any_of:`); absent = in order */
+  ordered?: boolean;
   numNodes: number;
   recovery: { strategy: RecoveryStrategy; maxRestartsOnErrors: number; recoverOnExitCodes: number[] };
   retryUntilUp: boolean;
@@ -17,6 +19,8 @@ export interface ManagedJobInput extends JobPayload {
   unreachableGraceSeconds: number;
   /** one-line resources description for listings */
   resourcesSummary: string;
+  /** --max-cost: the job ends (FAILED_BUDGET) before its machines' spend would pass this many USD */
+  maxCostUsd?: number;
 }
 
 export interface AttemptView {
@@ -32,6 +36,12 @@ export interface AttemptView {
   endedAt?: string;
   outcome: AttemptOutcome;
   reason?: string;
+  /** what the optimizer planned there (clouds); absent in views recorded before */
+  instanceType?: string;
+  useSpot?: boolean;
+  /** USD per node-hour (0 on infra Petrel does not bill for) */
+  hourlyPrice?: number;
+  numNodes?: number;
   exitCode?: number | null;
   /** detached-job keys of the setup and run phases on this attempt's cluster */
   setupKey?: string;
@@ -58,4 +68,6 @@ export interface ManagedJobView {
   blocked: BlockedScope[];
   placements: PlacementCandidate[];
   message?: string;
+  /** USD spent by the attempts that have ended (running ones: see core/cost.ts) */
+  spentUsd?: number;
 }

@@ -2,9 +2,10 @@
 // machines are taken away (or the job fails in a way it may retry), tear down and launch
 // again elsewhere, until the job ends. Statuses and recovery rules are SkyPilot's; every
 // decision is in history, so the UI shows each region tried and why it was left.
-import { CancellationScope, isCancellation, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { RunOnNodesResult } from '../activities/cluster-activities.js';
-import { blockFor, nextPlacement, passBackoffMs, placementLabel, type Placement, type PlacementCandidate } from '../core/failover.js';
+import { budgetRunsOutAt, COST_MEMO_KEY, formatUsd, totalCost, type BilledSpan } from '../core/cost.js';
+import { blockFor, isBlocked, nextPlacement, passBackoffMs, placementLabel, type Placement, type PlacementCandidate } from '../core/failover.js';
 import { FAILURE_TYPES, type CapacityScope } from '../core/failures.js';
 import { managedJobTaskId } from '../core/job-env.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
@@ -42,6 +43,34 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   /** the attempt whose cluster currently exists */
   let live: AttemptView | undefined;
 
+  // --max-cost: while an attempt's machines exist, a durable timer set for when their spend
+  // (on top of what earlier attempts spent) would pass the budget.
+  let budgetAt: number | undefined;
+  let budgetSeq = 0;
+  const budget = {
+    attemptStarted(a: AttemptView): void {
+      if (input.maxCostUsd === undefined) return;
+      const spent = totalCost(billedSpans(view.attempts.filter((x) => x !== a)), Date.now());
+      budgetAt = budgetRunsOutAt(spent, (a.hourlyPrice ?? 0) * input.numNodes, Date.now(), input.maxCostUsd);
+      budgetSeq++;
+    },
+    attemptEnded(): void {
+      if (budgetAt === undefined) return;
+      budgetAt = undefined;
+      budgetSeq++;
+    },
+  };
+  async function watchBudget(onExceeded: () => void): Promise<void> {
+    for (;;) {
+      const seq = budgetSeq;
+      if (budgetAt === undefined) {
+        await condition(() => budgetSeq !== seq);
+        continue;
+      }
+      if (!(await condition(() => budgetSeq !== seq, Math.max(1, budgetAt - Date.now())))) return onExceeded();
+    }
+  }
+
   setHandler(managedJobStatusQuery, () => view);
   const inbox = new PhaseInbox();
 
@@ -50,7 +79,15 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     if (message !== undefined) view.message = message;
     const where = live ?? view.attempts.at(-1);
     upsertSearchAttributes(jobSearchAttributes(input, status, where, view.recoveries));
+    recordCost();
   };
+
+  /** What each attempt's machines cost so far, in the memo `petrel cost-report` reads from one listing. */
+  function recordCost(): void {
+    const spans = billedSpans(view.attempts);
+    view.spentUsd = totalCost(spans.filter((s) => s.endedAt), Date.now());
+    if (spans.length > 0 && patched('cost-memo')) upsertMemo({ [COST_MEMO_KEY]: { spans } });
+  }
 
   const end = (status: ManagedJobStatus, message?: string): never => {
     setStatus(status, message);
@@ -67,20 +104,25 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     attempt.endedAt ??= nowIso();
     // Without a handle (cancelled while provisioning) the provider finds the nodes by name.
     const handle = attempt.handle ?? { provider: attempt.cloud, clusterName: attempt.clusterName, region: attempt.region, zone: attempt.zone, nodes: [] };
+    budget.attemptEnded();
     await activities(TEARDOWN, `terminate ${placementLabel(attempt)} cluster ${attempt.clusterName}`).terminateCluster(handle);
     live = undefined;
   }
 
   /** Provision somewhere that fits, walking placements and blocking what fails. */
   async function launch(avoid?: Placement): Promise<AttemptView> {
-    view.blocked = [];
+    view.blocked = view.blocked.filter((b) => b.refused);
     for (let pass = 1; ; ) {
       const placement = nextPlacement(view.placements, view.blocked, input.recovery.strategy, avoid);
       if (!placement) {
+        const refusals = view.blocked.filter((b) => b.refused);
+        if (refusals.length > 0 && view.placements.every((p) => isBlocked(p, refusals))) {
+          end('FAILED_PRECHECKS', refusals.map((b) => `${placementLabel(b)}: ${b.reason}`).join('\n'));
+        }
         if (!input.retryUntilUp && pass >= MAX_PASSES) end('FAILED_NO_RESOURCE', noResourceTable(view));
         await sleep(passBackoffMs(pass));
         pass++;
-        view.blocked = [];
+        view.blocked = view.blocked.filter((b) => b.refused);
         continue;
       }
       const attempt = await provisionAt(placement);
@@ -99,8 +141,13 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       nodeIds: [],
       startedAt: nowIso(),
       outcome: 'running',
+      ...(placement.instanceType ? { instanceType: placement.instanceType } : {}),
+      useSpot: placement.useSpot ?? candidate.useSpot,
+      ...(placement.hourlyPrice !== undefined ? { hourlyPrice: placement.hourlyPrice } : {}),
+      numNodes: input.numNodes,
     };
     view.attempts.push(attempt);
+    budget.attemptStarted(attempt);
     live = attempt; // from here on, teardown covers it even if provisioning is interrupted
     try {
       await runToCompletion(
@@ -111,7 +158,10 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
             numNodes: input.numNodes,
             region: placement.region,
             zone: placement.zone,
-            useSpot: candidate.useSpot,
+            useSpot: placement.useSpot ?? candidate.useSpot,
+            ...(placement.instanceType ? { instanceType: placement.instanceType } : {}),
+            ...(candidate.ports.length ? { ports: candidate.ports } : {}),
+            ...(candidate.diskSizeGb !== undefined ? { diskSizeGb: candidate.diskSizeGb } : {}),
             accelerators: candidate.accelerators,
             cpus: candidate.cpus,
             memoryGb: candidate.memoryGb,
@@ -129,7 +179,10 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       attempt.endedAt = nowIso();
       attempt.reason = errorMessage(err);
       // A typed refusal created nothing; anything else stays `live` so teardown covers it.
-      if (type === FAILURE_TYPES.capacity || type === FAILURE_TYPES.quota || type === FAILURE_TYPES.config) live = undefined;
+      if (type === FAILURE_TYPES.capacity || type === FAILURE_TYPES.quota || type === FAILURE_TYPES.config) {
+        live = undefined;
+        budget.attemptEnded();
+      }
       if (type === FAILURE_TYPES.capacity || type === FAILURE_TYPES.quota) {
         attempt.outcome = type === FAILURE_TYPES.capacity ? 'no_capacity' : 'quota';
         const scope = failureDetails<{ scope?: CapacityScope }>(err)?.scope ?? 'region';
@@ -138,6 +191,12 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       }
       if (type === FAILURE_TYPES.config) {
         attempt.outcome = 'precheck_failed';
+        // A cloud that refuses our credentials is blocked like a cloud without capacity: the
+        // job may still run elsewhere, and fails its prechecks only when nothing else is left.
+        if (failureDetails<{ scope?: CapacityScope }>(err)?.scope === 'cloud') {
+          view.blocked.push({ ...blockFor(placement, 'cloud', attempt.reason), refused: true });
+          return undefined;
+        }
         end('FAILED_PRECHECKS', `${placementLabel(placement)}: ${attempt.reason}`);
       }
       attempt.outcome = 'error';
@@ -225,19 +284,38 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   }
 
   let cancelled = false;
+  let overBudget = false;
   try {
     setStatus('PENDING');
-    view.placements = await activities(SHORT, 'plan placements').planPlacements(input.candidates);
+    try {
+      view.placements = await activities(SHORT, 'plan placements').planPlacements(input.candidates, { ordered: input.ordered ?? true, numNodes: input.numNodes });
+    } catch (err) {
+      // Nothing can hold the task (the optimizer says why, and what would fit instead).
+      if (failureType(err) === FAILURE_TYPES.config) end('FAILED_PRECHECKS', errorMessage(err));
+      throw err;
+    }
     if (view.placements.length === 0) end('FAILED_PRECHECKS', 'no infra offers a placement for this task');
     setStatus('STARTING');
-    let avoid: Placement | undefined;
-    for (;;) {
-      const attempt = await launch(avoid);
-      ({ avoid } = await runAttempt(attempt));
-      setStatus('RECOVERING');
+    const work = new CancellationScope();
+    if (input.maxCostUsd !== undefined) {
+      // Settles only by cancelling `work`; a user's cancel of the whole job ends it with the rest.
+      watchBudget(() => {
+        overBudget = true;
+        work.cancel();
+      }).catch(() => undefined);
     }
+    await work.run(async () => {
+      let avoid: Placement | undefined;
+      for (;;) {
+        const attempt = await launch(avoid);
+        ({ avoid } = await runAttempt(attempt));
+        setStatus('RECOVERING');
+      }
+    });
   } catch (err) {
-    if (isCancellation(err)) cancelled = true;
+    if (isCancellation(err) && overBudget && !CancellationScope.current().consideredCancelled) {
+      // the budget's own timer, not the user: ended below like any other terminal status
+    } else if (isCancellation(err)) cancelled = true;
     else if (!(err instanceof JobEnded)) {
       // Anything we did not foresee: the job ends, its machines do not outlive it.
       setStatus('FAILED_CONTROLLER', errorMessage(err));
@@ -246,12 +324,30 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   } finally {
     await CancellationScope.nonCancellable(async () => {
       if (cancelled) setStatus('CANCELLING');
-      await teardownLive(cancelled ? 'cancelled' : 'error', cancelled ? 'job cancelled' : view.message);
+      const budgetNote = `stopped before its spend would pass the --max-cost budget of ${formatUsd(input.maxCostUsd ?? 0)}`;
+      await teardownLive(cancelled || overBudget ? 'cancelled' : 'error', cancelled ? 'job cancelled' : overBudget ? budgetNote : view.message);
       if (cancelled) setStatus('CANCELLED', 'cancelled by user');
+      else if (overBudget) setStatus('FAILED_BUDGET', `${budgetNote} (spent ${formatUsd(totalCost(billedSpans(view.attempts), Date.now()))})`);
+      else recordCost();
       view.endedAt = nowIso();
     });
   }
   return view;
+}
+
+/** The attempts that ran billed machines (a refused provision created none). */
+function billedSpans(attempts: readonly AttemptView[]): BilledSpan[] {
+  return attempts
+    .filter((a) => (a.hourlyPrice ?? 0) > 0 && !['no_capacity', 'quota', 'precheck_failed'].includes(a.outcome))
+    .map((a) => ({
+      infra: placementLabel(a),
+      ...(a.instanceType ? { instanceType: a.instanceType } : {}),
+      spot: !!a.useSpot,
+      nodes: a.numNodes ?? 1,
+      hourlyPrice: a.hourlyPrice!,
+      startedAt: a.startedAt,
+      ...(a.endedAt ? { endedAt: a.endedAt } : {}),
+    }));
 }
 
 function noResourceTable(view: ManagedJobView): string {
