@@ -20,13 +20,26 @@ export function launchableCandidates(task: TaskSpec, where: string): Array<Resou
   throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
 }
 
+/**
+ * A managed job's candidates: those Petrel can serve, keeping "any infra" open (no `cloud`) for
+ * the worker's optimizer, which may put it on a cloud, a cluster with the GPUs, or this machine.
+ */
+export function managedCandidates(task: TaskSpec, where: string): ResourceRequest[] {
+  const supported: readonly string[] = INFRA_NAMES;
+  const candidates = task.resources.candidates.filter((c) => c.cloud === undefined || supported.includes(c.cloud));
+  if (candidates.length > 0) return candidates;
+  const asked = [...new Set(task.resources.candidates.map((c) => c.cloud))].join(', ');
+  throw new UserError(`${where}: resources: infra '${asked}' is not available in Petrel yet; available: ${supported.join(', ')}`);
+}
+
 /** A cluster uses the first candidate Petrel can serve; managed jobs walk all of them. */
 export function chooseResources(task: TaskSpec, where: string): ResourceRequest & { cloud: string } {
   return launchableCandidates(task, where)[0]!;
 }
 
-export function describeResources(r: ResourceRequest & { cloud: string }, numNodes: number): string {
-  const parts = [`${r.cloud}${r.region ? '/' + r.region : ''}${r.zone ? '/' + r.zone : ''}`, `${numNodes}x node`];
+export function describeResources(r: ResourceRequest, numNodes: number): string {
+  const parts = [`${r.cloud ?? '*'}${r.region ? '/' + r.region : ''}${r.zone ? '/' + r.zone : ''}`, `${numNodes}x node`];
+  if (r.instanceType) parts.push(r.instanceType);
   for (const [name, count] of Object.entries(r.accelerators ?? {})) parts.push(`${name}:${count}`);
   if (r.cpus) parts.push(`cpus=${r.cpus.value}${r.cpus.orMore ? '+' : ''}`);
   if (r.memoryGb) parts.push(`mem=${r.memoryGb.value}${r.memoryGb.orMore ? '+' : ''}GB`);
@@ -55,6 +68,9 @@ export function clusterInput(
     user: currentUser(),
     ...(r.imageId ? { imageId: r.imageId } : {}),
     ...(Object.keys(r.labels).length ? { labels: r.labels } : {}),
+    ...(r.instanceType ? { instanceType: r.instanceType } : {}),
+    ...(r.ports.length ? { ports: r.ports } : {}),
+    ...(r.diskSizeGb !== undefined ? { diskSizeGb: r.diskSizeGb } : {}),
   };
 }
 

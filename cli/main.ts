@@ -5,6 +5,7 @@ import { registerCancel } from './commands/cancel.js';
 import { registerCheck } from './commands/check.js';
 import { registerShowGpus } from './commands/show-gpus.js';
 import { registerCodec } from './commands/codec.js';
+import { registerCostReport } from './commands/cost-report.js';
 import { registerDebug } from './commands/debug.js';
 import { registerDown } from './commands/down.js';
 import { registerExec } from './commands/exec.js';
@@ -29,7 +30,7 @@ const program = new Command('petrel')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `petrel: ${str.slice(7)}` : str) });
 
-for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerShowGpus, registerValidate, registerServer, registerCodec, registerDebug]) {
+for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerShowGpus, registerCostReport, registerValidate, registerServer, registerCodec, registerDebug]) {
   register(program);
 }
 

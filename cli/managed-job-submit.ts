@@ -5,7 +5,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { TASK_QUEUE } from '../core/names.js';
 import type { RecoveryStrategy, TaskSpec } from '../core/task.js';
 import type { ManagedJobInput } from '../workflows/managed-job-types.js';
-import { currentUser, describeResources, jobRequest, launchableCandidates } from './cluster-requests.js';
+import { parseUsd } from '../core/cost.js';
+import { currentUser, describeResources, jobRequest, managedCandidates } from './cluster-requests.js';
 import { UserError } from './errors.js';
 import { JobIdAllocator } from './job-ids.js';
 import { readJobsConfig } from './petrel-config.js';
@@ -28,18 +29,26 @@ export function managedJobInput(
   home: string,
   task: TaskSpec,
   where: string,
-  opts: { jobRecovery?: string; retryUntilUp?: boolean },
+  opts: { jobRecovery?: string; retryUntilUp?: boolean; maxCost?: string },
 ): Omit<ManagedJobInput, 'jobId'> {
-  const candidates = launchableCandidates(task, where);
+  const candidates = managedCandidates(task, where);
   const { numNodes: _, ...payload } = jobRequest(home, task, candidates[0]!, true);
+  const jobsConfig = readJobsConfig(home);
+  let maxCostUsd = jobsConfig.max_cost;
+  if (opts.maxCost !== undefined) {
+    maxCostUsd = parseUsd(opts.maxCost);
+    if (maxCostUsd === undefined) throw new UserError(`--max-cost: '${opts.maxCost}' is not an amount of USD above 0 (e.g. 25 or 12.50)`);
+  }
   return {
     ...payload,
     user: currentUser(),
     candidates,
+    ordered: task.resources.ordered,
     numNodes: task.numNodes,
     recovery: recoveryFor(task, opts.jobRecovery),
     retryUntilUp: !!opts.retryUntilUp,
-    unreachableGraceSeconds: readJobsConfig(home).unreachable_grace_seconds,
+    unreachableGraceSeconds: jobsConfig.unreachable_grace_seconds,
+    ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
     resourcesSummary: describeResources(candidates[0]!, task.numNodes) + (candidates.length > 1 ? ` (+${candidates.length - 1} more)` : ''),
   };
 }

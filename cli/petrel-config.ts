@@ -9,6 +9,8 @@ const JobsConfigSchema = z
   .object({
     /** how long a node may stop answering before a managed job treats it as lost */
     unreachable_grace_seconds: z.number().positive().default(30),
+    /** a budget (USD) for every managed job that sets no --max-cost of its own */
+    max_cost: z.number().positive().optional(),
   })
   .strict();
 

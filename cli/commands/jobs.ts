@@ -14,9 +14,11 @@ export function registerJobs(program: Command): void {
       .option('--job-recovery <strategy>', 'EAGER_NEXT_REGION (default) or FAILOVER')
       .option('-r, --retry-until-up', 'keep retrying when no placement has capacity')
       .option('-y, --yes', 'do not ask for confirmation')
+      .option('--dryrun', 'show where the job would run (chosen placement first, then the failover order, with prices) and submit nothing')
+      .option('--max-cost <usd>', 'end the job (FAILED_BUDGET) before its machines\' spend would pass this many USD (default: jobs.max_cost in config.yaml)')
       .option('--count <n>', 'with -d: submit N jobs of this task, each with PETREL_JOB_INDEX=0..N-1 (and name NAME-<index>)')
       .option('--sweep <KEY=V1,V2,...>', 'with -d: one job per value, each with env KEY set to it; several --sweep give every combination (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-      .option('--json', 'with -d: print the submitted jobs (id, name, index, swept envs) as JSON'),
+      .option('--json', 'with -d: print the submitted jobs (id, name, index, swept envs) as JSON; with --dryrun: the plan'),
   ).action(lazy(() => import('../handlers/jobs-launch.js'), 'jobsLaunch'));
   jobs
     .command('queue')

@@ -14,6 +14,7 @@ export function registerLaunch(program: Command): void {
       .option('--down', 'tear the cluster down when its jobs are done')
       .option('-i, --idle-minutes-to-autostop <min>', 'stop (or with --down, tear down) after this many idle minutes')
       .option('--dryrun', 'show the plan without launching anything')
+      .option('--json', 'with --dryrun: the plan and the task as JSON')
       .option('-y, --yes', 'do not ask for confirmation'),
   ).action(lazy(() => import('../handlers/launch.js'), 'launch'));
 }

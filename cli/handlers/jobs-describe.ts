@@ -1,5 +1,8 @@
 // Handler of `petrel jobs describe ID`: the job and every attempt: where, when, why it ended.
+import { formatUsd, spanCost, type BilledSpan } from '../../core/cost.js';
+import type { AttemptView } from '../../workflows/managed-job-types.js';
 import { placementLabel } from '../../core/failover.js';
+import { formatHourly } from '../../core/optimizer-table.js';
 import type { CliContext } from '../context.js';
 import { managedJobView, parseJobId } from '../managed-job-client.js';
 import { duration, formatTable } from '../table.js';
@@ -15,13 +18,22 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
   ctx.line(`  user ${view.user}, task id ${view.taskId}`);
   ctx.line(`  resources ${view.resourcesSummary}`);
   ctx.line(`  submitted ${view.submittedAt}, ended ${view.endedAt ?? '-'}, recoveries ${view.recoveries}, restarts on errors ${view.restartsOnErrors}`);
+  const priced = view.attempts.some((a) => a.hourlyPrice !== undefined && a.hourlyPrice > 0);
+  if (priced) ctx.line(`  cost ${formatUsd(view.attempts.reduce((sum, a) => sum + attemptCost(a), 0))}${view.endedAt ? '' : ' so far'}`);
   ctx.line('');
   ctx.line(
     formatTable(
-      ['ATTEMPT', 'INFRA', 'CLUSTER', 'NODES', 'STARTED', 'DURATION', 'OUTCOME', 'REASON'],
+      ['ATTEMPT', 'INFRA', ...(priced ? ['INSTANCE', '$/HOUR', 'COST'] : []), 'CLUSTER', 'NODES', 'STARTED', 'DURATION', 'OUTCOME', 'REASON'],
       view.attempts.map((a) => [
         String(a.attempt),
         placementLabel(a) + (a.handle?.label ? ` (${a.handle.label})` : ''),
+        ...(priced
+          ? [
+              (a.instanceType ?? '-') + (a.useSpot ? ' (spot)' : ''),
+              a.hourlyPrice !== undefined ? formatHourly(a.hourlyPrice * (a.numNodes ?? 1)) : '-',
+              formatUsd(attemptCost(a)),
+            ]
+          : []),
         a.clusterName,
         a.nodeIds.join(',') || '-',
         a.startedAt,
@@ -32,4 +44,11 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
     ),
   );
   return 0;
+}
+
+/** What an attempt's machines cost: nothing if its provision was refused (nothing was created). */
+function attemptCost(a: AttemptView): number {
+  if (!a.hourlyPrice || ['no_capacity', 'quota', 'precheck_failed'].includes(a.outcome)) return 0;
+  const span: BilledSpan = { infra: placementLabel(a), spot: !!a.useSpot, nodes: a.numNodes ?? 1, hourlyPrice: a.hourlyPrice, startedAt: a.startedAt, ...(a.endedAt ? { endedAt: a.endedAt } : {}) };
+  return spanCost(span, Date.now());
 }

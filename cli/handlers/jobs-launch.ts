@@ -1,6 +1,8 @@
 // Handler of `petrel jobs launch`: start the job's managedJob workflow and follow it (unless
 // -d) across recoveries; exits with the job's exit code. With --count/--sweep it submits a
 // batch of detached jobs of one task from this one process.
+import { formatUsd } from '../../core/cost.js';
+import { redactTask } from '../../core/spec/index.js';
 import { ENV_NAME } from '../../core/spec/env.js';
 import type { TaskSpec } from '../../core/task.js';
 import type { ManagedJobInput } from '../../workflows/managed-job-types.js';
@@ -9,6 +11,7 @@ import { UserError } from '../errors.js';
 import { missingOutputNote } from '../log-silence.js';
 import { followManagedJob, managedJobExitCode } from '../managed-job-client.js';
 import { managedJobInput, submitManagedJob, submitManagedJobs } from '../managed-job-submit.js';
+import { previewPlan, renderPlan } from '../plan-preview.js';
 import { confirm } from '../prompt.js';
 import type { TaskFlags } from '../task-flags.js';
 import { flagKey, loadTask } from '../task-input.js';
@@ -21,6 +24,8 @@ interface JobsLaunchFlags extends TaskFlags {
   count?: string;
   sweep?: string[];
   json?: boolean;
+  dryrun?: boolean;
+  maxCost?: string;
 }
 
 /** What `--json` prints for each submitted job. */
@@ -34,6 +39,7 @@ interface SubmittedJob {
 }
 
 export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined, flags: JobsLaunchFlags): Promise<number> {
+  if (flags.dryrun) return jobsDryrun(ctx, entrypoint, flags);
   if (flags.count !== undefined || flags.sweep !== undefined) return jobsLaunchBatch(ctx, entrypoint, flags);
   if (flags.json && !flags.detachRun) throw new UserError('--json prints the ids of submitted jobs; it needs -d (without -d, jobs launch streams the job\'s output)');
   const { task, file } = loadTask(entrypoint, flags, 'jobs launch');
@@ -55,6 +61,21 @@ export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined
   const recoveries = view.recoveries ? ` after ${view.recoveries} recover${view.recoveries === 1 ? 'y' : 'ies'}` : '';
   ctx.note(`Managed job ${jobId} ${view.status}${recoveries}${view.message ? `: ${view.message}` : ''}.`);
   return managedJobExitCode(view);
+}
+
+/** `--dryrun`: the plan (chosen placement first, then the failover order with prices); submits nothing. */
+function jobsDryrun(ctx: CliContext, entrypoint: string | undefined, flags: JobsLaunchFlags): number {
+  const { task, file } = loadTask(entrypoint, flags, 'jobs launch');
+  const where = file ?? 'command line';
+  const base = managedJobInput(ctx.home, task, where, flags);
+  const plan = previewPlan(task, where);
+  if (flags.json) {
+    ctx.line(JSON.stringify({ resources: base.resourcesSummary, maxCostUsd: base.maxCostUsd ?? null, recovery: base.recovery, plan, task: redactTask(task) }, null, 2));
+  } else {
+    ctx.line(renderPlan(plan, task, where));
+    if (base.maxCostUsd !== undefined) ctx.line(`Budget: the job ends (FAILED_BUDGET) before its spend would pass ${formatUsd(base.maxCostUsd)}.`);
+  }
+  return plan.entries.length > 0 ? 0 : 1;
 }
 
 // ---- batches: --count N and --sweep KEY=V1,V2,... ----

@@ -5,6 +5,7 @@ import { submitJobUpdate } from '../../workflows/cluster-messages.js';
 import { chooseResources, clusterInput, generatedClusterName, jobRequest } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
+import { clusterPlacement, previewPlan, renderPlan } from '../plan-preview.js';
 import { confirm } from '../prompt.js';
 import { submitJob } from '../submit.js';
 import { loadTask } from '../task-input.js';
@@ -43,13 +44,17 @@ export async function launch(ctx: CliContext, entrypoint: string | undefined, fl
     const how = flags.idleMinutesToAutostop !== undefined ? '-i' : `${where}: resources.autostop`;
     throw new UserError(`${how}: ${resources.cloud} clusters cannot be stopped, only torn down; add --down (or autostop: {idle_minutes: N, down: true})`);
   }
-  const input = clusterInput(clusterName, task, resources, autostop);
+  const placed = clusterPlacement(resources, task.numNodes);
+  if (placed.why) throw new UserError(`${where}: ${placed.why}`);
+  const input = clusterInput(clusterName, task, placed.entry ? { ...resources, region: placed.entry.region, zone: placed.entry.zone, instanceType: placed.entry.instanceType } : resources, autostop);
   const job = jobRequest(ctx.home, task, resources, true);
 
   ctx.note(`Task${task.name ? ` '${task.name}'` : ''} on cluster '${clusterName}': ${input.resourcesSummary}${autostop ? `, autostop ${autostop.idleMinutes} min${autostop.down ? ' (down)' : ''}` : ''}`);
   if (flags.dryrun) {
-    ctx.line(JSON.stringify({ cluster: clusterName, resources: input.resourcesSummary, task: redactTask(task) }, null, 2));
-    return 0;
+    const plan = previewPlan(task, where);
+    if (flags.json) ctx.line(JSON.stringify({ cluster: clusterName, resources: input.resourcesSummary, plan, task: redactTask(task) }, null, 2));
+    else ctx.line(renderPlan(plan, task, where));
+    return plan.entries.length > 0 ? 0 : 1;
   }
   if (!(await confirm('Launch?', !!flags.yes))) {
     ctx.note('Aborted.');

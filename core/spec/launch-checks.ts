@@ -145,7 +145,7 @@ export function launchProblems(task: TaskSpec): Problem[] {
     for (const name of Object.keys(isPlainObject(c.accelerators) ? c.accelerators : {})) {
       if (name.trim() === '') once({ path: ['resources', 'accelerators'], message: 'names no accelerator; give a name such as A100:8' });
       else if (isTpu(name)) {
-        once({ path: ['resources', 'accelerators'], message: `'${name}' is a TPU; TPUs run on GCP or Kubernetes (GKE), which Petrel cannot launch on yet` });
+        once({ path: ['resources', 'accelerators'], message: `'${name}' is a TPU; Petrel launches no TPUs yet (neither GCP TPU VMs nor GKE TPU node pools)` });
       }
     }
     for (const [k, field] of [['region', 'region'], ['zone', 'zone'], ['instanceType', 'instance_type']] as const) {

@@ -56,9 +56,9 @@ describe('bad input is rejected before anything starts', () => {
   });
 
   it('infra Petrel cannot serve yet is refused with the list of what it can', async () => {
-    const r = await p.run(['launch', '--infra', 'aws/us-east-1', '-y', 'echo hi']);
+    const r = await p.run(['launch', '--infra', 'azure/eastus', '-y', 'echo hi']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("infra 'aws' is not available in Petrel yet; available: local");
+    expect(r.stderr).toContain("infra 'azure' is not available in Petrel yet; available: local");
     nothingStarted();
   });
 
@@ -72,7 +72,7 @@ describe('bad input is rejected before anything starts', () => {
   });
 
   it('--dryrun prints the plan (secrets redacted) and starts nothing', async () => {
-    const r = await p.run(['launch', 'examples/hello.yaml', '--dryrun', '--secret', 'TOKEN=abc123', '-c', 'dry']);
+    const r = await p.run(['launch', 'examples/hello.yaml', '--dryrun', '--json', '--secret', 'TOKEN=abc123', '-c', 'dry']);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout) as { cluster: string; task: { name: string; secrets: Record<string, string> } };
     expect(plan.cluster).toBe('dry');

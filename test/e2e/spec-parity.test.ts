@@ -78,7 +78,7 @@ describe('launch of a YAML SkyPilot accepts but Petrel cannot run as written', (
     for (const cmd of [['launch'], ['jobs', 'launch']]) {
       const r = await p.run([...cmd, `${VALID}/accelerator-args.yaml`, '-y']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`${VALID}/accelerator-args.yaml:3:17: resources.accelerators: 'tpu-v4-8' is a TPU; TPUs run on GCP or Kubernetes (GKE), which Petrel cannot launch on yet`);
+      expect(r.stderr).toContain(`${VALID}/accelerator-args.yaml:3:17: resources.accelerators: 'tpu-v4-8' is a TPU; Petrel launches no TPUs yet (neither GCP TPU VMs nor GKE TPU node pools)`);
     }
     nothingStarted();
   });
@@ -91,7 +91,7 @@ describe('launch of a YAML SkyPilot accepts but Petrel cannot run as written', (
   });
 
   it('goes ahead past inputs/outputs, saying once each that they are ignored', async () => {
-    const r = await p.run(['launch', `${VALID}/inputs-outputs.yaml`, '--dryrun', '-c', 'io']);
+    const r = await p.run(['launch', `${VALID}/inputs-outputs.yaml`, '--dryrun', '--json', '-c', 'io']);
     expect(r.code).toBe(0);
     expect(r.stderr.match(/warning: ignored: Petrel does not estimate egress costs/g)).toHaveLength(2);
     expect(JSON.parse(r.stdout)).toMatchObject({ cluster: 'io', task: { run: 'python train.py' } });

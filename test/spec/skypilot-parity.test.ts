@@ -82,7 +82,7 @@ describe('accepted by validate, refused at launch', () => {
       const { task, notices } = load(name);
       const errors = launchErrors(name, task, notices);
       expect(errors).toHaveLength(1);
-      expect(errors[0]).toMatch(/: resources\.accelerators: 'tpu-v[24]-8' is a TPU; TPUs run on GCP or Kubernetes \(GKE\), which Petrel cannot launch on yet$/);
+      expect(errors[0]).toMatch(/: resources\.accelerators: 'tpu-v[24]-8' is a TPU; Petrel launches no TPUs yet \(neither GCP TPU VMs nor GKE TPU node pools\)$/);
     }
     const gpu = load('accelerator-args-gpu.yaml');
     expect(launchErrors('accelerator-args-gpu.yaml', gpu.task, gpu.notices)).toEqual([]);

@@ -220,7 +220,7 @@ describe('valid task YAMLs', () => {
 /** fixture → [line, field, effect ('refuse-jobs': managed jobs only), part of the message] of each notice, in file order. */
 const NOTICES: Record<string, Array<[number, string, string, string]>> = {
   'accelerator-args-gpu.yaml': [[4, 'resources.accelerator_args', 'warn', 'ignored: accelerator_args only apply to TPUs']],
-  'accelerator-args.yaml': [[3, 'resources.accelerators', 'refuse', "'tpu-v4-8' is a TPU; TPUs run on GCP or Kubernetes (GKE), which Petrel cannot launch on yet"]],
+  'accelerator-args.yaml': [[3, 'resources.accelerators', 'refuse', "'tpu-v4-8' is a TPU; Petrel launches no TPUs yet (neither GCP TPU VMs nor GKE TPU node pools)"]],
   'bad-name.yaml': [[2, 'name', 'refuse', "'my training job' is not a valid name"]],
   'config-sections.yaml': [[12, 'config.hooks', 'refuse', 'lifecycle hooks (config.hooks) are not supported by Petrel yet']],
   'config-unknown-key.yaml': [[3, 'config.aws', 'refuse', "'aws' is not a config section a task may override"]],
