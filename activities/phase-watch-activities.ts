@@ -234,8 +234,9 @@ async function endedSoon(runners: CommandRunner[], key: string): Promise<(number
   const started = Date.now();
   for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
     const states: DetachedJobState[] = await Promise.all(runners.map((r) => r.status(key).catch((): DetachedJobState => ({ state: 'unknown' }))));
-    if (states.every((s) => s.state === 'exited')) return states.map((s) => (s.state === 'exited' ? s.exitCode : null));
-    // Anything but running needs the node checks a watcher makes.
+    // Killed by a signal: the node may be going away (a spot interruption notice SIGTERMs its
+    // jobs), which only a watcher's node checks can tell. That, or anything but running, goes to it.
+    if (states.every((s) => s.state === 'exited' && s.exitCode < 128)) return states.map((s) => (s.state === 'exited' ? s.exitCode : null));
     if (states.some((s) => s.state !== 'running')) return undefined;
     if (Date.now() - started + delay > QUICK_END_MS) return undefined;
     await new Promise((r) => setTimeout(r, delay));

@@ -26,7 +26,7 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
       ['ATTEMPT', 'INFRA', ...(priced ? ['INSTANCE', '$/HOUR', 'COST'] : []), 'CLUSTER', 'NODES', 'STARTED', 'DURATION', 'OUTCOME', 'REASON'],
       view.attempts.map((a) => [
         String(a.attempt),
-        placementLabel(a) + (a.handle?.label ? ` (${a.handle.label})` : ''),
+        placementLabel(a) + (a.handle?.label && !a.instanceType ? ` (${a.handle.label})` : ''),
         ...(priced
           ? [
               (a.instanceType ?? '-') + (a.useSpot ? ' (spot)' : ''),
