@@ -5,11 +5,14 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { TASK_QUEUE } from '../core/names.js';
 import type { RecoveryStrategy, TaskSpec } from '../core/task.js';
 import type { ManagedJobInput } from '../workflows/managed-job-types.js';
+import { pricedClouds } from '../core/catalog/index.js';
 import { parseUsd } from '../core/cost.js';
+import { describeInfeasible } from '../core/infeasible.js';
 import { currentUser, describeResources, jobRequest, managedCandidates } from './cluster-requests.js';
 import { UserError } from './errors.js';
 import { JobIdAllocator } from './job-ids.js';
 import { readJobsConfig } from './petrel-config.js';
+import { previewPlan } from './plan-preview.js';
 
 const STRATEGIES: RecoveryStrategy[] = ['EAGER_NEXT_REGION', 'FAILOVER'];
 
@@ -32,6 +35,7 @@ export function managedJobInput(
   opts: { jobRecovery?: string; retryUntilUp?: boolean; maxCost?: string },
 ): Omit<ManagedJobInput, 'jobId'> {
   const candidates = managedCandidates(task, where);
+  refuseInfeasible(task, where);
   const { numNodes: _, ...payload } = jobRequest(home, task, candidates[0]!, true);
   const jobsConfig = readJobsConfig(home);
   let maxCostUsd = jobsConfig.max_cost;
@@ -51,6 +55,18 @@ export function managedJobInput(
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
     resourcesSummary: describeResources(candidates[0]!, task.numNodes) + (candidates.length > 1 ? ` (+${candidates.length - 1} more)` : ''),
   };
+}
+
+/**
+ * A task whose every candidate names a cloud the catalog cannot serve (A100:16 on AWS, a typo in
+ * an instance type) is bad input: refused here with what would fit, and nothing is submitted.
+ * Anything that may fit on infra only a worker can see (Kubernetes, Slurm, unpinned) goes on.
+ */
+function refuseInfeasible(task: TaskSpec, where: string): void {
+  const priced = pricedClouds();
+  if (!task.resources.candidates.every((c) => c.cloud !== undefined && priced.includes(c.cloud))) return;
+  const plan = previewPlan(task, where);
+  if (plan.entries.length === 0) throw new UserError(`${where}: resources: ${describeInfeasible(plan, task.resources.candidates)}`);
 }
 
 const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);

@@ -149,6 +149,10 @@ describe('clouds through the CLI', () => {
     const wrong = await p.run(['jobs', 'launch', '--dryrun', '--infra', 'aws', '--gpus', 'A100:16', 'echo hi']);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout + wrong.stderr).toMatch(/did you mean .*A100(-80GB)?:8/);
+    const refused = await p.run(['jobs', 'launch', '-d', '-y', '--infra', 'aws', '--gpus', 'A100:16', 'echo hi']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/command line: resources: no infra can hold this task:\n {2}aws A100:16: .*\(did you mean .*A100:8/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
     expect((await p.json<unknown[]>(['jobs', 'queue'])).length).toBe(0);
   });
 
@@ -266,6 +270,23 @@ describe('clouds through the CLI', () => {
       const inv = await petrelInventory();
       return inv.aws.length + inv.gcp.length === 0 ? true : undefined;
     }, 60_000, 500);
+  });
+
+  it('a cluster on AWS gets the catalog\'s cheapest placement, runs over SSH, shows in status, bills while UP and leaves nothing after down', async () => {
+    const r = await p.ok(['launch', '-y', '-c', 'gpu', '--infra', 'aws', '--gpus', 'T4:1', '--image-id', AMI, 'echo "hello from rank $SKYPILOT_NODE_RANK"']);
+    expect(r.stdout).toContain('hello from rank 0');
+    expect(r.stderr).toContain('aws/us-east-1/us-east-1a, 1x node, g4dn.xlarge, T4:1');
+    const status = await p.ok(['status', 'gpu']);
+    expect(status.stdout).toMatch(/aws\/us-east-1\/us-east-1a/);
+    const mine = (await moto.inventory()).filter((i) => i.tags['petrel-cluster'] === 'gpu');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.region).toBe('us-east-1');
+    await p.ok(['down', '-y', 'gpu']);
+    expect((await moto.inventory()).filter((i) => i.tags['petrel-cluster'] === 'gpu')).toEqual([]);
+    const report = await p.json<{ rows: Array<{ kind: string; id: string; costUsd: number; instanceTypes: string[]; running: boolean }> }>(['cost-report']);
+    const row = report.rows.find((x) => x.kind === 'cluster' && x.id === 'gpu')!;
+    expect(row).toMatchObject({ instanceTypes: ['g4dn.xlarge'], running: false });
+    expect(row.costUsd).toBeGreaterThan(0);
   });
 
   it('--max-cost ends the job FAILED_BUDGET before its spend would pass the budget; its machines are gone', async () => {

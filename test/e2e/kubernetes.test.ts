@@ -93,7 +93,7 @@ describe('clusters on Kubernetes', () => {
     expect(json).toEqual([{ infra: 'kubernetes', region: 'beta', type: 'nvidia-tesla-a100', free: 8, total: 8, nodes: 1, perNode: 8 }]);
     const none = await p.run(['show-gpus', 'T4', '--infra', 'k8s']);
     expect(none.code).toBe(1);
-    expect(none.stdout).toContain('no T4; accelerators there: NVIDIA-A100-SXM4-80GB, nvidia-tesla-a100');
+    expect(none.stdout).toContain('no T4 on k8s; accelerators there: NVIDIA-A100-SXM4-80GB, nvidia-tesla-a100');
     expect(none.stderr).toContain('Could not ask k8s/alpha-badtoken: the API server refused the credentials (401 Unauthorized)');
   });
 
