@@ -12,7 +12,7 @@ import { ensureCloudKey } from '../../providers/vm/ssh-key.js';
 import type { ManagedJobView } from '../../workflows/managed-job-types.js';
 import { describeJob, submitJob, waitForJob } from '../support/jobs.js';
 import { legacyError, startGceStandin, type GceStandin } from '../support/gce-standin.js';
-import { startMoto, type Moto } from '../support/moto.js';
+import { startMoto, useAwsTestEnv, type Moto } from '../support/moto.js';
 import { PetrelEnv, waitFor } from '../support/petrel.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
 
@@ -81,19 +81,8 @@ beforeAll(async () => {
   fs.mkdirSync(gates, { mode: 0o777 });
   fs.chmodSync(gates, 0o777);
   // The worker the CLI starts inherits these: explicit credentials and endpoints, no metadata probes.
-  Object.assign(process.env, {
-    AWS_EC2_METADATA_DISABLED: 'true',
-    METADATA_SERVER_DETECTION: 'none',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_REGION: 'us-east-1',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/petrel-test/credentials',
-    AWS_CONFIG_FILE: '/nonexistent/petrel-test/config',
-    AWS_ENDPOINT_URL_EC2: moto.url,
-    GOOGLE_OAUTH_ACCESS_TOKEN: TOKEN,
-  });
-  delete process.env.AWS_PROFILE;
+  useAwsTestEnv(moto.url);
+  process.env.GOOGLE_OAUTH_ACCESS_TOKEN = TOKEN;
   delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
   p = await PetrelEnv.create();
   // Petrel's cloud key is what the "instances" accept: the loopback sshd.

@@ -18,21 +18,11 @@ import type { ProvisionRequest } from '../../providers/types.js';
 import { ensureCloudKey } from '../../providers/vm/ssh-key.js';
 import { waitFor } from '../support/petrel.js';
 import { failure } from '../support/provider-errors.js';
-import { startMoto, type Moto } from '../support/moto.js';
+import { startMoto, useAwsTestEnv, type Moto } from '../support/moto.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
 
 // Nothing may leave loopback: no metadata probes, explicit credentials, moto as the endpoint.
-Object.assign(process.env, {
-  AWS_EC2_METADATA_DISABLED: 'true',
-  METADATA_SERVER_DETECTION: 'none',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  AWS_ACCESS_KEY_ID: 'testing',
-  AWS_SECRET_ACCESS_KEY: 'testing',
-  AWS_REGION: 'us-east-1',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/petrel-test/credentials',
-  AWS_CONFIG_FILE: '/nonexistent/petrel-test/config',
-});
-delete process.env.AWS_PROFILE;
+useAwsTestEnv();
 
 const RELAY = path.resolve(import.meta.dirname, '../support/moto/tcp-relay.mjs');
 /** moto's built-in image (it has no Ubuntu 22.04; see 'without image_id' below) */

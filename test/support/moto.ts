@@ -42,6 +42,26 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
+/**
+ * What every AWS test runs with: explicit credentials, no shared config files, no metadata
+ * probe (nothing may leave loopback), and moto as the EC2 endpoint once it is known. A worker
+ * the CLI starts inherits it from process.env.
+ */
+export function useAwsTestEnv(endpoint?: string): void {
+  Object.assign(process.env, {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    METADATA_SERVER_DETECTION: 'none',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/petrel-test/credentials',
+    AWS_CONFIG_FILE: '/nonexistent/petrel-test/config',
+    ...(endpoint ? { AWS_ENDPOINT_URL_EC2: endpoint } : {}),
+  });
+  delete process.env.AWS_PROFILE;
+}
+
 const HERE = import.meta.dirname;
 
 function motoPython(): string {
