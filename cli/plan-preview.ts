@@ -21,9 +21,20 @@ export function previewPlan(task: TaskSpec, where: string): Plan {
   return planCandidates({ candidates, ordered: task.resources.ordered, numNodes: task.numNodes, enabledClouds: priced, freePlacements });
 }
 
+/**
+ * A cluster's plan: the one placement it gets (clusters do not fail over; managed jobs do) —
+ * the catalog's cheapest on a priced cloud, else the infra it names (local by default).
+ */
+export function previewClusterPlan(r: ResourceRequest & { cloud: string }, numNodes: number): Plan {
+  if (pricedClouds().includes(r.cloud)) {
+    const plan = planCandidates({ candidates: [r], ordered: true, numNodes, enabledClouds: pricedClouds(), freePlacements: [] });
+    return { ...plan, entries: plan.entries.slice(0, 1) };
+  }
+  return planCandidates({ candidates: [r], ordered: true, numNodes, enabledClouds: [], freePlacements: [{ candidate: 0, cloud: r.cloud, ...(r.region ? { region: r.region } : {}), ...(r.zone ? { zone: r.zone } : {}) }] });
+}
+
 /** The table (or why nothing fits), and the caveat that credentials decide. */
-export function renderPlan(plan: Plan, task: TaskSpec, where: string): string {
-  const candidates = managedCandidates(task, where);
+export function renderPlan(plan: Plan, task: TaskSpec, where: string, candidates: readonly ResourceRequest[] = managedCandidates(task, where)): string {
   if (plan.entries.length === 0) return describeInfeasible(plan, candidates);
   const table = formatPlanTable(plan, task.numNodes);
   const clouds = new Set(plan.entries.map((e) => e.cloud));
@@ -33,14 +44,10 @@ export function renderPlan(plan: Plan, task: TaskSpec, where: string): string {
   return table + note;
 }
 
-/**
- * A cluster on a priced cloud goes where the catalog says its resources are cheapest (the
- * instance type, region and zone of the plan's first entry); elsewhere it goes as asked.
- * Clusters do not fail over (managed jobs do), so this is the one placement it gets.
- */
+/** Where a cluster on a priced cloud goes: the instance type, region and zone of its plan; elsewhere as asked. */
 export function clusterPlacement(r: ResourceRequest & { cloud: string }, numNodes: number): { entry?: PlanEntry; why?: string } {
   if (!pricedClouds().includes(r.cloud)) return {};
-  const plan = planCandidates({ candidates: [r], ordered: true, numNodes, enabledClouds: pricedClouds(), freePlacements: [] });
+  const plan = previewClusterPlan(r, numNodes);
   if (plan.entries[0]) return { entry: plan.entries[0] };
   return { why: describeInfeasible(plan, [r]) };
 }

@@ -5,7 +5,7 @@ import { submitJobUpdate } from '../../workflows/cluster-messages.js';
 import { chooseResources, clusterInput, generatedClusterName, jobRequest } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
-import { clusterPlacement, previewPlan, renderPlan } from '../plan-preview.js';
+import { clusterPlacement, previewClusterPlan, renderPlan } from '../plan-preview.js';
 import { confirm } from '../prompt.js';
 import { submitJob } from '../submit.js';
 import { loadTask } from '../task-input.js';
@@ -51,9 +51,9 @@ export async function launch(ctx: CliContext, entrypoint: string | undefined, fl
 
   ctx.note(`Task${task.name ? ` '${task.name}'` : ''} on cluster '${clusterName}': ${input.resourcesSummary}${autostop ? `, autostop ${autostop.idleMinutes} min${autostop.down ? ' (down)' : ''}` : ''}`);
   if (flags.dryrun) {
-    const plan = previewPlan(task, where);
+    const plan = previewClusterPlan(resources, task.numNodes);
     if (flags.json) ctx.line(JSON.stringify({ cluster: clusterName, resources: input.resourcesSummary, plan, task: redactTask(task) }, null, 2));
-    else ctx.line(renderPlan(plan, task, where));
+    else ctx.line(renderPlan(plan, task, where, [resources]));
     return plan.entries.length > 0 ? 0 : 1;
   }
   if (!(await confirm('Launch?', !!flags.yes))) {
