@@ -2,7 +2,7 @@
 // with gcp.api_endpoint, pointed at that address (a Private Service Connect endpoint, or the
 // tests' loopback stand-in). Clients are kept per (credentials, endpoint): building one loads
 // the service's protos, far too slow for every watcher round.
-import { InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
+import { FirewallsClient, GlobalOperationsClient, InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
 import type { ApiEndpoint, GcpConfig } from './config.js';
 import { findCredentials, NO_CREDENTIALS_HINT, type GcpCredentials } from './credentials.js';
 import { ProviderError } from '../types.js';
@@ -11,6 +11,9 @@ export interface GceClients {
   project: string;
   instances: InstancesClient;
   zoneOps: ZoneOperationsClient;
+  /** VPC firewall rules (the task's ports) and their global operations */
+  firewalls: FirewallsClient;
+  globalOps: GlobalOperationsClient;
   credentials: GcpCredentials;
   /** `gcp/<project>`, for messages */
   where: string;
@@ -18,7 +21,9 @@ export interface GceClients {
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof InstancesClient>[0]>;
 
-const kept = new Map<string, { instances: InstancesClient; zoneOps: ZoneOperationsClient }>();
+type Kept = Pick<GceClients, 'instances' | 'zoneOps' | 'firewalls' | 'globalOps'>;
+
+const kept = new Map<string, Kept>();
 
 export function clientOptions(creds: GcpCredentials, endpoint: ApiEndpoint | undefined): ClientOptions {
   const opts: ClientOptions = { authClient: creds.client };
@@ -46,7 +51,7 @@ export function gceClients(config: GcpConfig, env: NodeJS.ProcessEnv = process.e
   let c = kept.get(key);
   if (!c) {
     const opts = clientOptions(credentials, config.apiEndpoint);
-    c = { instances: new InstancesClient(opts), zoneOps: new ZoneOperationsClient(opts) };
+    c = { instances: new InstancesClient(opts), zoneOps: new ZoneOperationsClient(opts), firewalls: new FirewallsClient(opts), globalOps: new GlobalOperationsClient(opts) };
     kept.set(key, c);
   }
   return { project, ...c, credentials, where: `gcp/${project}` };

@@ -7,6 +7,10 @@
 // requestId derived from (request, rank), so GCE itself answers a repeated insert with the first
 // one's operation. A provision that fails for a reason retrying cannot fix deletes what its
 // request created before it throws.
+//
+// The task's ports are opened as SkyPilot opens them on GCP: a VPC firewall rule per cluster
+// targeting the network tag its instances carry (firewall.ts), created before the instances and
+// deleted after them.
 import type { ClusterHandle, NodeHandle, NodeStatus } from '../../core/cluster-state.js';
 import { nodeDirOf } from '../remote-layout.js';
 import type { SshPool } from '../ssh/connection.js';
@@ -20,6 +24,7 @@ import { gceClients, type GceClients } from './client.js';
 import { readGcpConfig, type GcpConfig } from './config.js';
 import { findCredentials, NO_CREDENTIALS_HINT } from './credentials.js';
 import { gceFailure } from './errors.js';
+import { closePorts, firewallPorts, openPorts } from './firewall.js';
 import {
   deleteInstance,
   getInstance,
@@ -32,7 +37,7 @@ import {
   type Instance,
   type Pending,
 } from './instances.js';
-import { clusterFilter, instanceLabels, instanceName, LABEL_CLUSTER, LABEL_REQUEST, labelValue, requestIdOf } from './names.js';
+import { clusterFilter, clusterTag, instanceLabels, instanceName, LABEL_CLUSTER, LABEL_REQUEST, labelValue, requestIdOf } from './names.js';
 import { GceStatus } from './status.js';
 
 export interface GcpProviderOptions {
@@ -54,6 +59,12 @@ const DEFAULT_DISK_GB = 256;
 const CPU_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
 /** Ubuntu with NVIDIA's driver, so a GPU works without a setup step. */
 const GPU_IMAGE = 'projects/ubuntu-os-accelerator-images/global/images/family/ubuntu-accelerator-2204-amd64-with-nvidia-550';
+
+/**
+ * The network instances join, and their firewall rule applies to. Its `default-allow-ssh` rule
+ * lets SSH (22) in, so Petrel opens only the task's ports.
+ */
+const NETWORK = 'global/networks/default';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -120,15 +131,18 @@ export class GcpProvider implements Provider {
     const plan = planMachine(req, region);
     const zone = req.zone ?? zonesFor(plan, region)[0];
     if (!zone) throw new ProviderError('capacity', `${c.where}: no zone of ${region} offers ${plan.machineType}`, 'region');
-    if (req.ports?.length) {
-      throw new ProviderError('config', `${c.where}: opening the task's ports (${req.ports.join(', ')}) on GCP is not supported yet; remove 'ports' or use another infra`);
-    }
+    const ports = firewallPorts(req.ports ?? []); // a malformed port fails here, before anything is created
     const image = imageFor(req, region, plan);
     const key = await ensureCloudKey(this.opts.home);
     const where = `${c.where}/${zone}`;
     const deadline = Date.now() + OPERATION_WAIT_MS;
+    let openedRule = false;
 
     try {
+      // The rule first, so the ports are open once the instances run.
+      if (ports.length) {
+        openedRule = (await openPorts(c, { cluster: req.clusterName, ports, network: NETWORK, requestId: requestIdOf(req.idempotencyKey, req.clusterName, 'firewall'), deadlineMs: deadline })) === 'created';
+      }
       // This cluster's instances that exist already (a retried provision, a stopped cluster).
       const existing = new Map((await listInstances(c, zone, clusterFilter(req.clusterName))).map((i) => [i.name ?? '', i]));
       const pending: Pending[] = [];
@@ -168,7 +182,14 @@ export class GcpProvider implements Provider {
       const e = gceFailure(where, 'provisioning', err);
       // Refused or without capacity: nothing this request created stays. (A transient failure
       // keeps it for the retry, which adopts it; teardown removes it otherwise.)
-      if (e.kind !== 'transient') await this.deleteCluster(c, [zone], req.clusterName, (i) => i.labels?.[LABEL_REQUEST] === labelValue(req.idempotencyKey)).catch(() => undefined);
+      if (e.kind !== 'transient') {
+        const cleaned = await this.deleteCluster(c, [zone], req.clusterName, (i) => i.labels?.[LABEL_REQUEST] === labelValue(req.idempotencyKey)).then(
+          () => true,
+          () => false,
+        );
+        // The rule goes with the instances; one an earlier launch made stays with the cluster.
+        if (openedRule && cleaned) await closePorts(c, req.clusterName, Date.now() + OPERATION_WAIT_MS).catch(() => undefined);
+      }
       throw e;
     }
   }
@@ -261,7 +282,7 @@ export class GcpProvider implements Provider {
   /**
    * Deletes every instance of the cluster (those of the handle, and any other carrying its
    * label: a handle without nodes, a provision whose result was never seen) and waits until GCE
-   * has removed them. Already gone is fine.
+   * has removed them, then the cluster's firewall rule. Already gone is fine.
    */
   async terminate(handle: ClusterHandle): Promise<void> {
     const c = this.clients();
@@ -274,6 +295,8 @@ export class GcpProvider implements Provider {
     }
     const named = handle.nodes.map((n) => ({ zone: n.data.zone ?? handle.zone ?? '', name: n.data.instance_id ?? '' })).filter((x) => x.zone && x.name);
     await this.deleteCluster(c, [...zones], handle.clusterName, () => true, named);
+    // After the instances: deleting it first would cut off a node that still serves its ports.
+    await closePorts(c, handle.clusterName, Date.now() + OPERATION_WAIT_MS);
     this.access.forget(handle.nodes);
   }
 
@@ -320,7 +343,8 @@ function instanceBody(o: { req: ProvisionRequest; config: GcpConfig; plan: Machi
       : { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: gpu ? 'TERMINATE' : 'MIGRATE' },
     ...(plan.guestAccelerator ? { guestAccelerators: [{ acceleratorType: `zones/${zone}/acceleratorTypes/${plan.guestAccelerator.apiName}`, acceleratorCount: plan.guestAccelerator.count }] } : {}),
     disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { sourceImage: o.image, diskSizeGb: String(req.diskSizeGb ?? DEFAULT_DISK_GB) } }],
-    networkInterfaces: [{ network: 'global/networks/default', accessConfigs: config.access.useInternalIps ? [] : [{ name: 'External NAT', type: 'ONE_TO_ONE_NAT' }] }],
+    tags: { items: [clusterTag(req.clusterName)] },
+    networkInterfaces: [{ network: NETWORK, accessConfigs: config.access.useInternalIps ? [] : [{ name: 'External NAT', type: 'ONE_TO_ONE_NAT' }] }],
     metadata: { items: [{ key: 'ssh-keys', value: `${o.sshUser}:${o.publicKey}` }] },
   };
 }

@@ -1,6 +1,7 @@
 // The names Petrel gives things in GCE, derived so that any process (a retried provision, a
 // teardown with an empty handle, a watcher) computes the same ones again: instance names, the
-// requestId of each insert, and the labels Petrel finds its instances by.
+// requestId of each insert, the labels Petrel finds its instances by, and the network tag and
+// firewall rule that open a cluster's ports.
 import crypto from 'node:crypto';
 
 export const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -40,10 +41,28 @@ export function instanceName(cluster: string, rank: number): string {
 }
 
 /**
+ * The network tag every instance of the cluster carries, which its firewall rule targets:
+ * `petrel-<cluster, cleaned>-<hash>` within GCE's tag rules (lowercase, at most 63, starting with
+ * a letter). The hash of the exact name keeps two clusters whose cleaned names agree apart; the
+ * rule's name adds `-ports`, so the tag leaves room for it.
+ */
+export function clusterTag(cluster: string): string {
+  const suffix = `-${digest(`tag\0${cluster}`, 10)}`;
+  const clean = cluster.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const room = 63 - 'petrel-'.length - suffix.length - '-ports'.length;
+  return `petrel-${clean.slice(0, room).replace(/-+$/, '')}${suffix}`.replace(/--+/g, '-');
+}
+
+/** The cluster's VPC firewall rule (its ports): `<tag>-ports`. */
+export function firewallName(cluster: string): string {
+  return `${clusterTag(cluster)}-ports`;
+}
+
+/**
  * The insert's requestId: a UUID (the API refuses anything else) that is the same for the same
  * (request, cluster, rank), so GCE itself answers a repeated insert with the first one's operation.
  */
-export function requestIdOf(idempotencyKey: string, cluster: string, rank: number): string {
+export function requestIdOf(idempotencyKey: string, cluster: string, rank: number | 'firewall'): string {
   const h = crypto.createHash('sha256').update(`petrel\0${idempotencyKey}\0${cluster}\0${rank}`).digest();
   h[6] = (h[6]! & 0x0f) | 0x50; // version 5 layout (name-based)
   h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant

@@ -377,7 +377,7 @@ describe('gcp provider: errors', () => {
         await provider.terminate({ provider: 'gcp', clusterName: r.clusterName, region: REGION, zone: ZONE, nodes: [] });
       }
       // The other rank was created, and removed again (by the provision itself unless transient).
-      expect(standin.log.slice(before).filter((x) => x.method === 'DELETE' && x.path.includes(`petrel-${r.clusterName}-`))).toHaveLength(1);
+      expect(standin.log.slice(before).filter((x) => x.method === 'DELETE' && x.path.includes(`/instances/petrel-${r.clusterName}-`))).toHaveLength(1);
       expect(ofCluster(r.clusterName)).toEqual([]);
     });
   }
@@ -417,6 +417,161 @@ describe('gcp provider: errors', () => {
     expect({ kind: err?.kind, scope: err?.scope }).toEqual({ kind: 'config', scope: 'cloud' });
     expect(err?.message).toMatch(/authentication credential/);
     expect(ofCluster(r.clusterName)).toEqual([]);
+  });
+});
+
+describe('gcp provider: ports (a VPC firewall rule per cluster)', () => {
+  const rulesOf = (cluster: string) => standin.firewalls(PROJECT).filter((f) => f.description?.includes(`Petrel cluster ${cluster}:`));
+  const firewallCalls = (since: number, method: string) => standin.log.slice(since).filter((x) => x.method === method && /\/global\/firewalls(\/[^/]+)?$/.test(x.path));
+
+  it('opens the ports with one INGRESS rule targeting the instances\' tag, before the instances; a retry adds none; terminate deletes it after the instances', async () => {
+    const r = req(2, { ports: ['8080', '10022-10040'] });
+    const before = standin.log.length;
+    const handle = await provider.provision(r);
+    const insts = ofCluster(r.clusterName);
+    expect(insts).toHaveLength(2);
+    const tags = insts.map((i) => i.tags);
+    expect(tags[0]).toHaveLength(1);
+    expect(tags[1]).toEqual(tags[0]);
+    expect(tags[0]![0]).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+
+    const rules = rulesOf(r.clusterName);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]).toMatchObject({
+      name: expect.stringMatching(/^petrel-[-a-z0-9]+-ports$/),
+      network: 'global/networks/default',
+      direction: 'INGRESS',
+      allowed: [{ IPProtocol: 'tcp', ports: ['8080', '10022-10040'] }],
+      sourceRanges: ['0.0.0.0/0'],
+      targetTags: tags[0],
+    });
+    // No rule for 22: the default network's default-allow-ssh lets SSH in.
+    expect(rules[0]!.allowed.flatMap((a) => a.ports ?? [])).not.toContain('22');
+    // The rule's global operation was waited on until DONE before any instance was inserted.
+    const log = standin.log.slice(before);
+    const ruleInsert = log.findIndex((x) => x.method === 'POST' && x.path.endsWith('/global/firewalls'));
+    const firstInstance = log.findIndex((x) => x.method === 'POST' && x.path.endsWith('/instances'));
+    const ruleWaits = log.map((x, i) => (/\/global\/operations\/[^/]+\/wait$/.test(x.path) ? i : -1)).filter((i) => i >= 0);
+    expect(ruleInsert).toBeGreaterThanOrEqual(0);
+    expect(ruleWaits.length).toBeGreaterThan(1); // the stand-in answers RUNNING first
+    expect(ruleWaits.every((i) => i > ruleInsert && i < firstInstance)).toBe(true);
+    expect(standin.globalOperations(PROJECT).find((o) => o.targetLink.endsWith(`/firewalls/${rules[0]!.name}`))).toMatchObject({ operationType: 'insert', status: 'DONE' });
+    expect(log[ruleInsert]!.requestId).toBe(requestIdOf(r.idempotencyKey, r.clusterName, 'firewall'));
+
+    const retried = standin.log.length;
+    await provider.provision(r);
+    expect(firewallCalls(retried, 'POST')).toEqual([]);
+    expect(rulesOf(r.clusterName)).toHaveLength(1);
+    expect(rulesOf(r.clusterName)[0]!.id).toBe(rules[0]!.id);
+
+    const ending = standin.log.length;
+    await provider.terminate(handle);
+    expect(ofCluster(r.clusterName)).toEqual([]);
+    expect(rulesOf(r.clusterName)).toEqual([]);
+    const end = standin.log.slice(ending);
+    const lastInstanceDelete = end.map((x, i) => (x.method === 'DELETE' && x.path.includes('/instances/') ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
+    const ruleDelete = end.findIndex((x) => x.method === 'DELETE' && x.path.endsWith(`/global/firewalls/${rules[0]!.name}`));
+    expect(lastInstanceDelete).toBeGreaterThanOrEqual(0);
+    expect(ruleDelete).toBeGreaterThan(lastInstanceDelete);
+    await provider.terminate(handle); // the rule already gone is fine
+  });
+
+  it('terminate with an empty node list deletes the rule too', async () => {
+    const r = req(1, { ports: ['8888'] });
+    await provider.provision(r);
+    expect(rulesOf(r.clusterName)).toHaveLength(1);
+    await provider.terminate({ provider: 'gcp', clusterName: r.clusterName, region: REGION, nodes: [] });
+    expect(ofCluster(r.clusterName)).toEqual([]);
+    expect(rulesOf(r.clusterName)).toEqual([]);
+    await provider.terminate({ provider: 'gcp', clusterName: r.clusterName, region: REGION, nodes: [] });
+  });
+
+  it('two clusters get two rules, each targeting only its own instances', async () => {
+    const [ra, rb] = [req(1, { ports: ['8080'] }), req(1, { ports: ['8080'] })];
+    const [ha, hb] = await Promise.all([provider.provision(ra), provider.provision(rb)]);
+    const [fa, fb] = [rulesOf(ra.clusterName), rulesOf(rb.clusterName)];
+    expect(fa).toHaveLength(1);
+    expect(fb).toHaveLength(1);
+    expect(fa[0]!.name).not.toBe(fb[0]!.name);
+    expect(fa[0]!.targetTags).toEqual(ofCluster(ra.clusterName)[0]!.tags);
+    expect(fb[0]!.targetTags).toEqual(ofCluster(rb.clusterName)[0]!.tags);
+    expect(ofCluster(ra.clusterName)[0]!.tags).not.toContain(fb[0]!.targetTags[0]);
+    await provider.terminate(ha);
+    expect(rulesOf(ra.clusterName)).toEqual([]);
+    expect(rulesOf(rb.clusterName)).toHaveLength(1); // the other cluster's stays
+    await provider.terminate(hb);
+    expect(rulesOf(rb.clusterName)).toEqual([]);
+  });
+
+  it('a relaunch on the cluster with another port adds it to the rule, removing none', async () => {
+    const r = req(1, { ports: ['8080'] });
+    const handle = await provider.provision(r);
+    await provider.provision({ ...r, idempotencyKey: `${r.clusterName}/attempt-2`, ports: ['9000'] });
+    const rules = rulesOf(r.clusterName);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.allowed.filter((a) => a.IPProtocol === 'tcp').flatMap((a) => a.ports ?? []).sort()).toEqual(['8080', '9000']);
+    expect(ofCluster(r.clusterName)).toHaveLength(1);
+    await provider.terminate(handle);
+    expect(rulesOf(r.clusterName)).toEqual([]);
+  });
+
+  const faults: Array<{ name: string; fault: Parameters<GceStandin['fault']>[0]; kind: string; scope: string | undefined; text: RegExp }> = [
+    {
+      name: '403 on the rule\'s insert → config, the whole cloud',
+      fault: { method: 'POST', path: '/global/firewalls$', times: 1, status: 403, body: legacyError(403, 'forbidden', "Required 'compute.firewalls.create' permission for 'projects/petrel-test/global/firewalls/x'") },
+      kind: 'config',
+      scope: 'cloud',
+      text: /creating firewall rule petrel-.*-ports.*compute\.firewalls\.create.*forbidden/,
+    },
+    {
+      name: 'the rule\'s global operation failing with QUOTA_EXCEEDED (FIREWALLS) → quota, the whole cloud',
+      fault: { method: 'POST', path: '/global/firewalls$', times: 1, opError: { code: 'QUOTA_EXCEEDED', message: "Quota 'FIREWALLS' exceeded.  Limit: 200.0 globally." } },
+      kind: 'quota',
+      scope: 'cloud',
+      text: /FIREWALLS.*QUOTA_EXCEEDED/,
+    },
+  ];
+  for (const c of faults) {
+    it(`${c.name}; no instance is created and no rule is left`, async () => {
+      const r = req(2, { ports: ['8080', '10022-10040'] });
+      standin.fault(c.fault);
+      const before = standin.log.length;
+      const err = await provisionError(r);
+      expect({ kind: err.kind, scope: err.scope }).toEqual({ kind: c.kind, scope: c.scope });
+      expect(err.message).toMatch(c.text);
+      expect(err.message).toContain(`gcp/${PROJECT}`);
+      expect(inserts(before)).toEqual([]);
+      expect(ofCluster(r.clusterName)).toEqual([]);
+      expect(rulesOf(r.clusterName)).toEqual([]);
+    });
+  }
+
+  it('an instance insert refused after the rule was made removes the rule with the instances', async () => {
+    const r = req(2, { ports: ['8080'] });
+    standin.fault({ method: 'POST', path: '/instances$', times: 1, status: 503, body: legacyError(503, 'ZONE_RESOURCE_POOL_EXHAUSTED', "The zone 'projects/petrel-test/zones/us-central1-a' does not have enough resources available to fulfill the request.") });
+    const before = standin.log.length;
+    const err = await provisionError(r);
+    expect({ kind: err.kind, scope: err.scope }).toEqual({ kind: 'capacity', scope: 'zone' });
+    expect(firewallCalls(before, 'POST')).toHaveLength(1);
+    expect(firewallCalls(before, 'DELETE')).toHaveLength(1);
+    expect(ofCluster(r.clusterName)).toEqual([]);
+    expect(rulesOf(r.clusterName)).toEqual([]);
+  });
+
+  it('a malformed port is refused as config before anything is requested', async () => {
+    const before = standin.log.length;
+    const err = await provisionError(req(1, { ports: ['9000-80'] }));
+    expect(err.kind).toBe('config');
+    expect(err.message).toContain("ports: '9000-80' is not a port or a range of ports");
+    expect(standin.log.length).toBe(before);
+  });
+
+  it('a cluster without ports has tagged instances and no rule', async () => {
+    const r = req(1);
+    const handle = await provider.provision(r);
+    expect(ofCluster(r.clusterName)[0]!.tags).toHaveLength(1);
+    expect(rulesOf(r.clusterName)).toEqual([]);
+    await provider.terminate(handle);
   });
 });
 

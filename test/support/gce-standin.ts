@@ -8,7 +8,10 @@
 // that run for a while before DONE, bounded operations.wait, label/status list filters
 // (`labels.k = "v"`, `labels.k:*`, AND/OR with parentheses), pagination, both error-body forms
 // (legacy errors[].reason and AIP-193 details[] ErrorInfo), failed operations (DONE with
-// error.errors[].code), spot preemption per instanceTerminationAction.
+// error.errors[].code), spot preemption per instanceTerminationAction, network tags, and VPC
+// firewall rules (global resources, whose changes are global operations: they exist once their
+// operation is DONE). REST paths as in @google-cloud/compute's protos.json (google.api.http of
+// Firewalls.* and GlobalOperations.*). Only the `default` network exists.
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +24,8 @@ export interface StandinInstance {
   status: 'PROVISIONING' | 'STAGING' | 'RUNNING' | 'STOPPING' | 'TERMINATED' | 'SUSPENDED';
   statusMessage?: string;
   labels: Record<string, string>;
+  /** the network tags (`tags.items`) */
+  tags: string[];
   machineType: string;
   scheduling: { provisioningModel?: string; instanceTerminationAction?: string; preemptible?: boolean; [k: string]: unknown };
   metadata: { items?: Array<{ key: string; value: string }> };
@@ -37,11 +42,28 @@ export interface StandinInstance {
   body: Record<string, unknown>;
 }
 
+export interface StandinFirewall {
+  project: string;
+  name: string;
+  id: string;
+  description?: string;
+  network: string;
+  direction: 'INGRESS' | 'EGRESS';
+  priority: number;
+  allowed: Array<{ IPProtocol: string; ports?: string[] }>;
+  sourceRanges: string[];
+  targetTags: string[];
+  creationTimestamp: string;
+  /** the requestId of the insert that created it */
+  requestId?: string;
+}
+
 interface Operation {
   kind: 'compute#operation';
   id: string;
   name: string;
-  zone: string;
+  /** absent for a global operation */
+  zone?: string;
   operationType: string;
   targetLink: string;
   targetId?: string;
@@ -108,6 +130,10 @@ export interface GceStandin {
   preempt(zone: string, name: string, project?: string): void;
   /** operations of a zone (for assertions) */
   operations(zone: string, project?: string): Array<Omit<Operation, 'effect' | 'doneAt'>>;
+  /** global operations (firewall changes) */
+  globalOperations(project?: string): Array<Omit<Operation, 'effect' | 'doneAt'>>;
+  /** a copy of the firewall rules that exist now (those whose insert is DONE) */
+  firewalls(project?: string): StandinFirewall[];
   close(): Promise<void>;
 }
 
@@ -149,6 +175,9 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
   const waitCapMs = opts.waitCapMs ?? 40;
   const natIP = opts.natIP ?? '127.0.0.1';
   const instances = new Map<string, StandinInstance>();
+  const firewalls = new Map<string, StandinFirewall>();
+  /** rules whose insert is not DONE yet: their names are taken, but they cannot be read */
+  const pendingFirewalls = new Set<string>();
   const ops = new Map<string, Operation>();
   const byRequestId = new Map<string, Operation>();
   const faults: Fault[] = [];
@@ -183,12 +212,13 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
 
   const newOp = (project: string, zone: string, type: string, target: string, o: { effect?: () => void; error?: Fault['opError']; durationMs?: number; targetId?: string } = {}) => {
     const name = `operation-${Date.now()}-${(++seq).toString().padStart(5, '0')}-${crypto.randomBytes(4).toString('hex')}`;
-    const zoneLink = `${base()}/projects/${project}/zones/${zone}`;
+    const global = zone === 'global';
+    const zoneLink = global ? `${base()}/projects/${project}/global` : `${base()}/projects/${project}/zones/${zone}`;
     const op: Operation = {
       kind: 'compute#operation',
       id: String(7_000_000 + seq),
       name,
-      zone: zoneLink,
+      ...(global ? {} : { zone: zoneLink }),
       operationType: type,
       targetLink: target,
       ...(o.targetId ? { targetId: o.targetId } : {}),
@@ -219,6 +249,7 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
     status: i.status,
     ...(i.statusMessage ? { statusMessage: i.statusMessage } : {}),
     labels: i.labels,
+    tags: { items: i.tags, fingerprint: crypto.createHash('sha256').update(i.tags.join(',')).digest('base64').slice(0, 12) },
     machineType: i.machineType,
     scheduling: i.scheduling,
     metadata: i.metadata,
@@ -292,29 +323,14 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
       return;
     }
 
+    const g = url.pathname.match(/^\/compute\/v1\/projects\/([^/]+)\/global\/(firewalls|operations)(?:\/([^/]+))?(?:\/(wait))?$/);
+    if (g) return handleGlobal(req, res, url, body, g[1]!, g[2]!, g[3], g[4], fault);
+
     const m = url.pathname.match(/^\/compute\/v1\/projects\/([^/]+)\/zones\/([^/]+)\/(instances|operations)(?:\/([^/]+))?(?:\/(wait|stop|start))?$/);
     if (!m) return notFound(res, url.pathname);
     const [, project, zone, kind, name, verb] = m as unknown as [string, string, string, string, string | undefined, string | undefined];
 
-    if (kind === 'operations') {
-      if (!name && req.method === 'GET') {
-        const filter = url.searchParams.get('filter') ?? '';
-        const pred = compileFilter(filter);
-        const items = [...ops.entries()].filter(([k]) => k.startsWith(`${project}/${zone}/`)).map(([, o]) => view(o)).filter((o) => pred(o as unknown as Record<string, unknown>));
-        return send(res, 200, page(url, items, 'compute#operationList', `projects/${project}/zones/${zone}/operations`));
-      }
-      const op = name ? ops.get(`${project}/${zone}/${name}`) : undefined;
-      if (!op) return notFound(res, `projects/${project}/zones/${zone}/operations/${name}`);
-      if (verb === 'wait' && req.method === 'POST') {
-        // Bounded, as the real wait: may answer before DONE.
-        const until = Math.min(op.doneAt, Date.now() + waitCapMs);
-        while (Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-        settle(op);
-        return send(res, 200, view(op));
-      }
-      if (req.method === 'GET' && !verb) return send(res, 200, view(op));
-      return notFound(res, url.pathname);
-    }
+    if (kind === 'operations') return handleOperations(req, res, url, project, zone, name, verb);
 
     // instances
     const requestId = url.searchParams.get('requestId');
@@ -340,6 +356,10 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
           return invalid(res, `Invalid value for field 'resource.labels': '${k}=${String(v)}'. Label keys and values can only contain lowercase letters, numeric characters, underscores and dashes.`);
         }
       }
+      const tagItems = ((r.tags ?? {}) as { items?: unknown }).items ?? [];
+      if (!Array.isArray(tagItems) || tagItems.some((t) => typeof t !== 'string' || !NAME.test(t))) {
+        return invalid(res, `Invalid value for field 'resource.tags.items': '${JSON.stringify(tagItems)}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`);
+      }
       const machineType = String(r.machineType ?? '');
       if (!/^(zones\/[^/]+\/)?machineTypes\/[a-z0-9-]+$|\/zones\/[^/]+\/machineTypes\/[a-z0-9-]+$/.test(machineType)) {
         return invalid(res, `Invalid value for field 'resource.machineType': '${machineType}'.`);
@@ -360,6 +380,7 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
         id: String(BigInt(1e18) + BigInt(++seq) * 7919n),
         status: 'PROVISIONING',
         labels: labels as Record<string, string>,
+        tags: tagItems as string[],
         machineType: machineType.startsWith('http') ? machineType : `${base()}/projects/${project}/${machineType.replace(/^\/?/, '')}`,
         scheduling: (r.scheduling ?? {}) as StandinInstance['scheduling'],
         metadata: (r.metadata ?? {}) as StandinInstance['metadata'],
@@ -425,6 +446,140 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
     return notFound(res, url.pathname);
   }
 
+  /** zoneOperations and globalOperations: get, list, and the bounded wait. `scope` is a zone or 'global'. */
+  async function handleOperations(req: http.IncomingMessage, res: http.ServerResponse, url: URL, project: string, scope: string, name: string | undefined, verb: string | undefined): Promise<void> {
+    const where = scope === 'global' ? `projects/${project}/global` : `projects/${project}/zones/${scope}`;
+    if (!name && req.method === 'GET') {
+      const pred = compileFilter(url.searchParams.get('filter') ?? '');
+      const items = [...ops.entries()].filter(([k]) => k.startsWith(`${project}/${scope}/`)).map(([, o]) => view(o)).filter((o) => pred(o as unknown as Record<string, unknown>));
+      return send(res, 200, page(url, items, 'compute#operationList', `${where}/operations`));
+    }
+    const op = name ? ops.get(`${project}/${scope}/${name}`) : undefined;
+    if (!op) return notFound(res, `${where}/operations/${name}`);
+    if (verb === 'wait' && req.method === 'POST') {
+      // Bounded, as the real wait: may answer before DONE.
+      const until = Math.min(op.doneAt, Date.now() + waitCapMs);
+      while (Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      settle(op);
+      return send(res, 200, view(op));
+    }
+    if (req.method === 'GET' && !verb) return send(res, 200, view(op));
+    return notFound(res, url.pathname);
+  }
+
+  const firewallView = (f: StandinFirewall) => {
+    const { project, requestId: _r, network, ...rest } = f;
+    return { kind: 'compute#firewall', ...rest, network: `${base()}/projects/${project}/${network}`, disabled: false, selfLink: `${base()}/projects/${project}/global/firewalls/${f.name}` };
+  };
+
+  /** `global/networks/default` in any of the forms the API takes; undefined for another network. */
+  const networkOf = (project: string, v: unknown): string | undefined => {
+    const s = String(v ?? 'global/networks/default');
+    const m = s.match(/^(?:.*\/compute\/v1\/)?(?:projects\/([^/]+)\/)?global\/networks\/([^/]+)$/);
+    if (!m || (m[1] !== undefined && m[1] !== project) || m[2] !== 'default') return undefined;
+    return 'global/networks/default';
+  };
+
+  /** /global/firewalls[/{name}] and /global/operations[/{op}[/wait]] */
+  async function handleGlobal(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string, project: string, kind: string, name: string | undefined, verb: string | undefined, fault: Fault | undefined): Promise<void> {
+    if (kind === 'operations') return handleOperations(req, res, url, project, 'global', name, verb);
+    if (verb) return notFound(res, url.pathname);
+    const requestId = url.searchParams.get('requestId');
+    if (requestId !== null && !UUID.test(requestId)) {
+      return invalid(res, `Invalid value for field 'requestId': '${requestId}'. The requestId must be a valid UUID.`);
+    }
+    if (requestId !== null) {
+      const seen = byRequestId.get(`${project}/${requestId}`);
+      if (seen) return send(res, 200, view(seen));
+    }
+    const remember = (op: Operation) => {
+      if (requestId !== null) byRequestId.set(`${project}/${requestId}`, op);
+      return op;
+    };
+    const fkey = `${project}/${name ?? ''}`;
+
+    if (req.method === 'GET' && !name) {
+      const pred = compileFilter(url.searchParams.get('filter') ?? '');
+      const items = [...firewalls.values()].filter((f) => f.project === project).map(firewallView).filter((f) => pred(f as unknown as Record<string, unknown>));
+      return send(res, 200, page(url, items, 'compute#firewallList', `projects/${project}/global/firewalls`));
+    }
+
+    if (req.method === 'POST' && !name) {
+      const r = JSON.parse(body || '{}') as Record<string, unknown>;
+      const fname = String(r.name ?? '');
+      if (!NAME.test(fname)) return invalid(res, `Invalid value for field 'resource.name': '${fname}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`);
+      const network = networkOf(project, r.network);
+      if (!network) return notFound(res, String(r.network));
+      const direction = String(r.direction ?? 'INGRESS');
+      if (direction !== 'INGRESS' && direction !== 'EGRESS') return invalid(res, `Invalid value for field 'resource.direction': '${direction}'.`);
+      const allowed = r.allowed as StandinFirewall['allowed'] | undefined;
+      if (!Array.isArray(allowed) || allowed.length === 0) return invalid(res, "Invalid value for field 'resource.allowed': ''. Exactly one of allowed or denied must be specified.");
+      for (const a of allowed) {
+        if (!['tcp', 'udp', 'icmp', 'all'].includes(String(a.IPProtocol))) return invalid(res, `Invalid value for field 'resource.allowed[].IPProtocol': '${String(a.IPProtocol)}'.`);
+        for (const port of a.ports ?? []) {
+          const pm = /^(\d+)(?:-(\d+))?$/.exec(String(port));
+          if (!pm || Number(pm[1]) < 0 || Number(pm[2] ?? pm[1]) > 65535 || Number(pm[1]) > Number(pm[2] ?? pm[1])) return invalid(res, `Invalid value for field 'resource.allowed[].ports': '${String(port)}'. Invalid port specification.`);
+        }
+      }
+      const targetTags = (r.targetTags ?? []) as string[];
+      if (!Array.isArray(targetTags) || targetTags.some((t) => typeof t !== 'string' || !NAME.test(t))) return invalid(res, `Invalid value for field 'resource.targetTags': '${JSON.stringify(r.targetTags)}'.`);
+      const self = `${base()}/projects/${project}/global/firewalls/${fname}`;
+      if (fault?.opError) {
+        fault.times--;
+        return send(res, 200, view(remember(newOp(project, 'global', 'insert', self, { error: fault.opError }))));
+      }
+      if (firewalls.has(`${project}/${fname}`) || pendingFirewalls.has(`${project}/${fname}`)) {
+        return send(res, 409, legacyError(409, 'alreadyExists', `The resource 'projects/${project}/global/firewalls/${fname}' already exists`));
+      }
+      const fw: StandinFirewall = {
+        project,
+        name: fname,
+        id: String(BigInt(5e18) + BigInt(++seq) * 104729n),
+        ...(typeof r.description === 'string' ? { description: r.description } : {}),
+        network,
+        direction,
+        priority: Number(r.priority ?? 1000),
+        allowed: structuredClone(allowed),
+        sourceRanges: (r.sourceRanges ?? (direction === 'INGRESS' ? ['0.0.0.0/0'] : [])) as string[],
+        targetTags,
+        creationTimestamp: new Date().toISOString(),
+        ...(requestId !== null ? { requestId } : {}),
+      };
+      const k = `${project}/${fname}`;
+      pendingFirewalls.add(k);
+      const op = newOp(project, 'global', 'insert', self, {
+        targetId: fw.id,
+        effect: () => {
+          pendingFirewalls.delete(k);
+          firewalls.set(k, fw);
+        },
+      });
+      return send(res, 200, view(remember(op)));
+    }
+
+    const fw = firewalls.get(fkey);
+    if (!fw) return notFound(res, `projects/${project}/global/firewalls/${name}`);
+    const self = `${base()}/projects/${project}/global/firewalls/${fw.name}`;
+    if (req.method === 'GET') return send(res, 200, firewallView(fw));
+    if (req.method === 'DELETE') {
+      return send(res, 200, view(remember(newOp(project, 'global', 'delete', self, { targetId: fw.id, effect: () => void firewalls.delete(fkey) }))));
+    }
+    if (req.method === 'PATCH') {
+      const r = JSON.parse(body || '{}') as Partial<StandinFirewall>;
+      const op = newOp(project, 'global', 'patch', self, {
+        targetId: fw.id,
+        effect: () => {
+          if (r.allowed) fw.allowed = structuredClone(r.allowed);
+          if (r.sourceRanges) fw.sourceRanges = r.sourceRanges;
+          if (r.targetTags) fw.targetTags = r.targetTags;
+          if (typeof r.description === 'string') fw.description = r.description;
+        },
+      });
+      return send(res, 200, view(remember(op)));
+    }
+    return notFound(res, url.pathname);
+  }
+
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   port = (server.address() as AddressInfo).port;
   const endpoint = `http://127.0.0.1:${port}`;
@@ -476,6 +631,14 @@ export async function startGceStandin(opts: GceStandinOptions): Promise<GceStand
         i.statusMessage = 'Instance was preempted.';
         i.lastStopTimestamp = new Date().toISOString();
       }
+    },
+    globalOperations: (project) => {
+      settleAll();
+      return [...ops.entries()].filter(([k]) => k.split('/')[1] === 'global' && (project === undefined || k.startsWith(`${project}/`))).map(([, o]) => view(o));
+    },
+    firewalls: (project) => {
+      settleAll();
+      return [...firewalls.values()].filter((f) => project === undefined || f.project === project).map((f) => structuredClone(f));
     },
     operations: (zone, project) => {
       settleAll();
