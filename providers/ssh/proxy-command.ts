@@ -29,6 +29,8 @@ export function proxyCommandStream(command: string, timeoutMs: number): Promise<
     }, timeoutMs);
     let stderr = '';
     let settled = false;
+    /** resolved to a caller, who now listens for its errors; before that nobody does */
+    let handedOut = false;
     child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString('utf8')).slice(-STDERR_KEPT);
     });
@@ -63,6 +65,7 @@ export function proxyCommandStream(command: string, timeoutMs: number): Promise<
     child.stdout.on('data', (d: Buffer) => {
       if (!settled) {
         settled = true;
+        handedOut = true;
         clearTimeout(timer);
         resolve(stream);
       }
@@ -74,7 +77,7 @@ export function proxyCommandStream(command: string, timeoutMs: number): Promise<
         settled = true;
         clearTimeout(timer);
         reject(Object.assign(new Error(`ProxyCommand '${command}' cannot be started: ${err.message}`), { code: 'EPROXYCOMMAND' }));
-      } else stream.destroy(err);
+      } else if (handedOut) stream.destroy(err);
     });
     child.on('close', (code, signal) => {
       const err = Object.assign(new Error(why(code, signal)), { code: 'EPROXYCOMMAND' });
@@ -82,7 +85,8 @@ export function proxyCommandStream(command: string, timeoutMs: number): Promise<
         settled = true;
         clearTimeout(timer);
         reject(err);
-      } else if (!stream.destroyed) stream.destroy(code === 0 ? undefined : err);
+      } else if (handedOut && !stream.destroyed) stream.destroy(code === 0 ? undefined : err);
+      // (timed out before it spoke: already rejected, and an error on a stream no one holds would crash the process)
     });
   });
 }
