@@ -188,6 +188,11 @@ describe('clouds through the CLI', () => {
     expect(row.costUsd).toBeGreaterThan(0);
     expect(row.spans.map((s) => s.infra.split('/').slice(0, 2).join('/'))).toEqual(['aws/us-west-2', 'aws/us-east-1']);
     expect(Object.keys(report.byInfra)).toEqual(expect.arrayContaining(['aws/us-west-2', 'aws/us-east-1']));
+    const table = await p.ok(['cost-report', '-u']);
+    expect(table.stdout).toMatch(/^KIND\s+ID\s+NAME\s+USER\s+INFRA\s+INSTANCE\s+BILLED\s+COST\s+STATUS/);
+    expect(table.stdout).toMatch(new RegExp(`^job\\s+${id}\\s+interrupt\\s+tester\\s+aws/us-west-2/us-west-2c, aws/us-east-1/us-east-1b\\s+g4dn\\.xlarge\\s+\\d+s\\s+\\$0\\.\\d+\\s+SUCCEEDED`, 'm'));
+    expect(table.stdout).toMatch(/^By user:\s+tester \$0\.\d+/m);
+    expect(table.stdout).toMatch(/^By infra: aws\/us-west-2 \$0\.\d+, aws\/us-east-1 \$0\.\d+|^By infra: aws\/us-east-1 \$0\.\d+, aws\/us-west-2 \$0\.\d+/m);
     await waitFor('no Petrel instance left', async () => {
       const inv = await petrelInventory();
       return inv.aws.length + inv.gcp.length === 0 ? true : undefined;
