@@ -201,6 +201,22 @@ describe('managed jobs on Kubernetes', () => {
     await nothingLeft();
   });
 
+  it('a GPU job that names no infra runs where the worker sees that GPU (free, before any cloud); none anywhere is FAILED_PRECHECKS saying why', async () => {
+    const r = await p.run(['jobs', 'launch', '-y', '--gpus', 'A100-80GB:4', 'echo "on $PETREL_NUM_GPUS_PER_NODE GPUs"']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('on 4 GPUs');
+    const id = Number(/Managed job (\d+)/.exec(r.stdout + r.stderr)![1]);
+    const v = await describeJob(p, id);
+    expect(v.attempts.map((a) => [a.cloud, a.region, a.hourlyPrice, a.outcome])).toEqual([['kubernetes', 'alpha', 0, 'succeeded']]);
+    const none = await p.run(['jobs', 'launch', '-y', '--gpus', 'H200:8', 'echo never']);
+    expect(none.code).not.toBe(0);
+    const failed = await describeJob(p, Number(/Managed job (\d+)/.exec(none.stdout + none.stderr)![1]));
+    expect(failed.status).toBe('FAILED_PRECHECKS');
+    expect(failed.message).toContain('no infra can hold this task');
+    expect(failed.message).toMatch(/aws is not enabled on this worker: no AWS credentials/);
+    await nothingLeft();
+  });
+
   it('a 2-node job: one pod per rank, SUCCEEDED, the pods in describe, nothing left', async () => {
     const r = await p.run(['jobs', 'launch', '-y', '--infra', 'k8s/beta', '--num-nodes', '2', 'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES"']);
     expect(r.code).toBe(0);

@@ -30,6 +30,8 @@ export default function setup({ provide }: { provide: (key: string, value: strin
   process.env.PETREL_MOTO_PYTHON = motoPython;
   provide('motoPython', motoPython);
 
+  scrubCloudCredentials();
+
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-run-'));
   // The sshd test users must be able to walk down to their homes under it.
   fs.chmodSync(root, 0o755);
@@ -59,6 +61,25 @@ function buildK8sBinaries(): string {
   const dir = out.trim().split('\n').pop() ?? '';
   if (!dir || !fs.existsSync(path.join(dir, 'kube-apiserver'))) throw new Error(`${script} printed no bin directory: ${out}`);
   return dir;
+}
+
+/**
+ * No test may reach a real cloud: a worker plans every managed job over the clouds its
+ * credentials enable, so a developer's own AWS/GCP credentials would send it to the real APIs.
+ * Workers inherit this environment; the cloud tests set their doubles' credentials and endpoints
+ * explicitly. No metadata-server probes either.
+ */
+function scrubCloudCredentials(): void {
+  for (const name of Object.keys(process.env)) {
+    if (/^(AWS_|GOOGLE_|GCLOUD_|CLOUDSDK_)/.test(name)) delete process.env[name];
+  }
+  Object.assign(process.env, {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    METADATA_SERVER_DETECTION: 'none',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/petrel-test/aws-credentials',
+    AWS_CONFIG_FILE: '/nonexistent/petrel-test/aws-config',
+    CLOUDSDK_CONFIG: '/nonexistent/petrel-test/gcloud',
+  });
 }
 
 /** Runs install.sh (at once when cached) and returns the venv's python it prints last. */
