@@ -12,6 +12,7 @@ import { GangWatch, NodeHealth } from './gang-watch.js';
 import { releaseHosts, leaseHosts } from './host-leases.js';
 import { withHeartbeats } from './heartbeats.js';
 import { archivedLogPath, archiveLog, clearArchivedLogs } from './log-archive.js';
+import { sealNodeKeys, withPortableKeys } from './portable-keys.js';
 import { withPrice } from './pricing.js';
 import { openSecrets } from './secrets.js';
 import { workerIdentity } from './worker-identity.js';
@@ -53,7 +54,7 @@ function pollDelayMs(elapsedMs: number): number {
 const HEARTBEAT_EVERY_MS = 3_000;
 
 export function createClusterActivities(ctx: ProviderContext) {
-  const provider = (name: string) => getProvider(name, ctx);
+  const provider = (name: string) => withPortableKeys(getProvider(name, ctx), ctx.home);
   const me = workerIdentity(ctx.home);
 
   async function provisionCluster(req: ProvisionRequest & { provider: string }): Promise<ClusterHandle> {
@@ -61,7 +62,7 @@ export function createClusterActivities(ctx: ProviderContext) {
     clearArchivedLogs(ctx.home, req.clusterName);
     // This worker provisioned the nodes: what only it can reach (local node directories) goes
     // through its own task queue.
-    const handle = withPrice(await provisionNodes(req), req);
+    const handle = sealNodeKeys(withPrice(await provisionNodes(req), req), ctx.home);
     return { ...handle, worker: me };
   }
 
@@ -121,7 +122,7 @@ export function createClusterActivities(ctx: ProviderContext) {
   async function startCluster(handle: ClusterHandle): Promise<ClusterHandle> {
     return mapProviderErrors(async () => {
       const p = provider(handle.provider);
-      return p.start ? { ...(await p.start(handle)), worker: handle.worker } : handle;
+      return p.start ? { ...sealNodeKeys({ ...(await p.start(handle)), ...(handle.price ? { price: handle.price } : {}) }, ctx.home), worker: handle.worker } : handle;
     });
   }
 

@@ -12,6 +12,7 @@ import { Gang } from '../core/gang.js';
 import { TASK_QUEUE } from '../core/names.js';
 import { PhaseTracker, watchEntryId, watcherWorkflowId, type PhaseEvent, type PhaseReport, type WatchEntry, type WatchScope } from '../core/phase-watch.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
+import { withPortableKeys } from './portable-keys.js';
 import type { CommandRunner, DetachedJobState, Provider } from '../providers/types.js';
 import { phaseUpdateSignal, unwatchPhaseSignal, watchChangesQuery, watchPhaseSignal, type WatchChanges } from '../workflows/job-watcher-messages.js';
 import type { RunOnNodesRequest, RunOnNodesResult } from './cluster-activities.js';
@@ -61,7 +62,7 @@ export interface FinishPhaseRequest {
 }
 
 export function createPhaseWatchActivities(ctx: ProviderContext) {
-  const provider = (name: string) => getProvider(name, ctx);
+  const provider = (name: string) => withPortableKeys(getProvider(name, ctx), ctx.home);
   const me = workerIdentity(ctx.home);
 
   function runnersOf(p: Provider, handle: ClusterHandle, ranks: number[]): CommandRunner[] {

@@ -24,6 +24,7 @@ import { LocalProvider } from '../providers/local/index.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
 import type { CommandRunner } from '../providers/types.js';
 import { archivedLogPath, readArchivedLog } from './log-archive.js';
+import { withPortableKeys } from './portable-keys.js';
 import { workerIdentity } from './worker-identity.js';
 
 /** No stream gets less than this of the budget (unless less is left): small reads cost a round trip each. */
@@ -62,7 +63,7 @@ export function createWorkerActivities(ctx: ProviderContext) {
       if (!node) throw new Error(`cluster '${req.handle.clusterName}' has no node ${rank}`);
       if (runnerError) throw new Error(runnerError);
       try {
-        r = getProvider(req.handle.provider, ctx).runner(req.handle, node);
+        r = withPortableKeys(getProvider(req.handle.provider, ctx), ctx.home).runner(req.handle, node);
       } catch (err) {
         runnerError = message(err);
         throw err;
