@@ -5,6 +5,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ClusterHandle } from '../../core/cluster-state.js';
 import type { InstanceState } from '../vm/access.js';
+import { Coalescer } from '../vm/coalescer.js';
 import { describe, TAG_CLUSTER, type Ec2Instance } from './instances.js';
 
 export const MAX_AGE_MS = 2_000;
@@ -28,38 +29,30 @@ export function instanceState(i: Ec2Instance): InstanceState {
 }
 
 export class RegionDescriber {
-  private readonly rounds = new Map<string, { startedAt: number; done: boolean; answer: Promise<Map<string, Ec2Instance>> }>();
-  /** DescribeInstances rounds started, for tests and metrics */
-  roundsTotal = 0;
+  private readonly answers: Coalescer<Map<string, Ec2Instance>>;
 
   constructor(
     private readonly clientFor: (region: string) => EC2Client,
-    private readonly maxAgeMs = MAX_AGE_MS,
-  ) {}
+    maxAgeMs = MAX_AGE_MS,
+  ) {
+    this.answers = new Coalescer(maxAgeMs);
+  }
+
+  /** DescribeInstances rounds started, for tests and metrics */
+  get roundsTotal(): number {
+    return this.answers.fetches;
+  }
 
   /** Every Petrel instance of the region by id (terminated ones for as long as EC2 lists them). */
   instances(region: string): Promise<Map<string, Ec2Instance>> {
-    const r = this.rounds.get(region);
-    if (r && (!r.done || Date.now() - r.startedAt < this.maxAgeMs)) return r.answer;
-    this.roundsTotal++;
-    const round = {
-      startedAt: Date.now(),
-      done: false,
-      answer: describe(this.clientFor(region), [{ Name: 'tag-key', Values: [TAG_CLUSTER] }], `aws ${region}`).then((list) => new Map(list.map((i) => [i.instanceId, i]))),
-    };
-    this.rounds.set(region, round);
-    round.answer.then(
-      () => (round.done = true),
-      // A failed round is not reused: the next caller asks again.
-      () => this.rounds.get(region) === round && this.rounds.delete(region),
+    return this.answers.get(region, () =>
+      describe(this.clientFor(region), [{ Name: 'tag-key', Values: [TAG_CLUSTER] }], `aws ${region}`).then((list) => new Map(list.map((i) => [i.instanceId, i]))),
     );
-    return round.answer;
   }
 
-  /** Forgets the region's answer (after we changed its instances ourselves). */
+  /** Forgets the region's answer, also one in flight (after we changed its instances ourselves). */
   invalidate(region: string): void {
-    // Also one in flight: it may have been asked before the change (its callers still get it).
-    this.rounds.delete(region);
+    this.answers.drop(region);
   }
 
   /** The cloud's answer for every node of `handles` (for VmAccess.batchStatus). */

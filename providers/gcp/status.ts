@@ -5,44 +5,12 @@
 // zone's preemption operations (one more list, only in zones that have such instances).
 import type { ClusterHandle } from '../../core/cluster-state.js';
 import type { InstanceState } from '../vm/access.js';
+import { Coalescer } from '../vm/coalescer.js';
 import type { GceClients } from './client.js';
 import { listInstances, listOperations, shortName, type Instance, type Operation } from './instances.js';
 import { ALL_PETREL_FILTER } from './names.js';
 
 export const REUSE_MS = 2_000;
-
-interface Entry<T> {
-  at: number;
-  value: Promise<T>;
-}
-
-/** Answers per key, shared while in flight and reused while fresh; a failure is not kept. */
-export class Coalescer<T> {
-  private readonly entries = new Map<string, Entry<T>>();
-  constructor(private readonly reuseMs: number) {}
-
-  get(key: string, fetch: () => Promise<T>): Promise<T> {
-    const hit = this.entries.get(key);
-    if (hit && Date.now() - hit.at < this.reuseMs) return hit.value;
-    const value = fetch();
-    const entry = { at: Date.now(), value };
-    this.entries.set(key, entry);
-    value.then(
-      () => {
-        entry.at = Date.now(); // fresh from when the answer came
-      },
-      () => {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
-      },
-    );
-    return value;
-  }
-
-  /** Forget a key's answer (after this process changed what it would say). */
-  drop(prefix: string): void {
-    for (const k of this.entries.keys()) if (k.startsWith(prefix)) this.entries.delete(k);
-  }
-}
 
 const PREEMPTED_FILTER = 'operationType = "compute.instances.preempted"';
 
