@@ -15,6 +15,13 @@ import { ProviderError, type Provider, type WatchedJob } from '../providers/type
 
 const SEALED = 'identity_sealed';
 
+/**
+ * Watchers localize every watched handle every round: what a key file resolves to is kept, so
+ * a round costs map lookups, not a stat (and a decryption) per node. Key files are never
+ * removed while a worker runs; a received one is named by its content.
+ */
+const resolved = new Map<string, string>();
+
 /** Cloud VMs only: an SSH pool's identity_file is the user's own key, which must not travel. */
 function portable(handle: ClusterHandle): boolean {
   return pricedClouds().includes(handle.provider);
@@ -44,11 +51,25 @@ export function localizeNodeKeys(handle: ClusterHandle, home: string): ClusterHa
   const nodes = handle.nodes.map((n): NodeHandle => {
     const file = n.data.identity_file;
     const sealed = n.data[SEALED];
-    if (!sealed || (file && fs.existsSync(file))) return n;
+    if (!sealed) return n;
+    const local = localKeyFile(home, n, file, sealed);
+    if (local === file) return n;
     changed = true;
-    return { ...n, data: { ...n.data, identity_file: receivedKey(home, n, sealed) } };
+    return { ...n, data: { ...n.data, identity_file: local } };
   });
   return changed ? { ...handle, nodes } : handle;
+}
+
+/** The node's own key file where this worker has it, else the sealed copy opened here. */
+function localKeyFile(home: string, node: NodeHandle, file: string | undefined, sealed: string): string {
+  const memo = `${home}\0${file ?? ''}\0${sealed}`;
+  let local = resolved.get(memo);
+  if (local === undefined) {
+    local = file && fs.existsSync(file) ? file : receivedKey(home, node, sealed);
+    if (resolved.size >= 10_000) resolved.clear(); // a long-lived worker's clusters come and go
+    resolved.set(memo, local);
+  }
+  return local;
 }
 
 function receivedKey(home: string, node: NodeHandle, sealed: string): string {
