@@ -30,12 +30,17 @@ export function spanHourlyTotal(span: BilledSpan): number {
   return span.hourlyPrice * span.nodes;
 }
 
-/** USD spent by `span` up to its end, or up to `nowMs` while it runs. */
-export function spanCost(span: BilledSpan, nowMs: number): number {
+/** Hours `span`'s machines ran, up to its end, or up to `nowMs` while they run. */
+export function spanHours(span: BilledSpan, nowMs: number): number {
   const from = Date.parse(span.startedAt);
   const to = span.endedAt ? Date.parse(span.endedAt) : nowMs;
   if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return 0;
-  return (spanHourlyTotal(span) * (to - from)) / HOUR_MS;
+  return (to - from) / HOUR_MS;
+}
+
+/** USD spent by `span` up to its end, or up to `nowMs` while it runs. */
+export function spanCost(span: BilledSpan, nowMs: number): number {
+  return spanHourlyTotal(span) * spanHours(span, nowMs);
 }
 
 export function totalCost(spans: readonly BilledSpan[], nowMs: number): number {

@@ -4,7 +4,8 @@
 // decision is in history, so the UI shows each region tried and why it was left.
 import { CancellationScope, condition, isCancellation, patched, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { RunOnNodesResult } from '../activities/cluster-activities.js';
-import { budgetRunsOutAt, COST_MEMO_KEY, formatUsd, totalCost, type BilledSpan } from '../core/cost.js';
+import { budgetRunsOutAt, COST_MEMO_KEY, formatUsd, totalCost } from '../core/cost.js';
+import { billedSpans } from './attempt-cost.js';
 import { blockFor, isBlocked, nextPlacement, passBackoffMs, placementLabel, type Placement, type PlacementCandidate } from '../core/failover.js';
 import { FAILURE_TYPES, type CapacityScope } from '../core/failures.js';
 import { managedJobTaskId } from '../core/job-env.js';
@@ -333,21 +334,6 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     });
   }
   return view;
-}
-
-/** The attempts that ran billed machines (a refused provision created none). */
-function billedSpans(attempts: readonly AttemptView[]): BilledSpan[] {
-  return attempts
-    .filter((a) => (a.hourlyPrice ?? 0) > 0 && !['no_capacity', 'quota', 'precheck_failed'].includes(a.outcome))
-    .map((a) => ({
-      infra: placementLabel(a),
-      ...(a.instanceType ? { instanceType: a.instanceType } : {}),
-      spot: !!a.useSpot,
-      nodes: a.numNodes ?? 1,
-      hourlyPrice: a.hourlyPrice!,
-      startedAt: a.startedAt,
-      ...(a.endedAt ? { endedAt: a.endedAt } : {}),
-    }));
 }
 
 function noResourceTable(view: ManagedJobView): string {

@@ -1,7 +1,7 @@
 // Handler of `petrel cost-report`: one visibility listing of clusters and managed jobs; each
 // workflow's memo holds the billed spans of its machines (core/cost.ts), so nothing is queried
 // per workflow. A span still open is priced up to now, or up to when its workflow closed.
-import { COST_MEMO_KEY, formatUsd, spanCost, type BilledSpan, type CostMemo } from '../../core/cost.js';
+import { COST_MEMO_KEY, formatUsd, spanCost, spanHours, type BilledSpan, type CostMemo } from '../../core/cost.js';
 import type { CliContext } from '../context.js';
 import { currentUser } from '../cluster-requests.js';
 import { duration, formatTable } from '../table.js';
@@ -42,6 +42,7 @@ export async function costReport(ctx: CliContext, flags: { allUsers?: boolean; j
     const spans = ((wf.memo as Record<string, unknown> | undefined)?.[COST_MEMO_KEY] as CostMemo | undefined)?.spans ?? [];
     const until = wf.closeTime?.getTime() ?? now;
     const kind = attribute(wf, 'PetrelKind') === 'job' ? 'job' : 'cluster';
+    const priced = spans.map((s) => ({ ...s, hours: spanHours(s, until), costUsd: spanCost(s, until) }));
     rows.push({
       kind,
       id: kind === 'job' ? (attribute(wf, 'PetrelJobId') ?? wf.workflowId.replace(/^job\//, '')) : (attribute(wf, 'PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, '')),
@@ -50,10 +51,10 @@ export async function costReport(ctx: CliContext, flags: { allUsers?: boolean; j
       status: attribute(wf, 'PetrelStatus') ?? wf.status.name,
       infra: spans.length ? spans.map((s) => s.infra) : [[attribute(wf, 'PetrelInfra'), attribute(wf, 'PetrelRegion')].filter(Boolean).join('/') || '-'],
       instanceTypes: [...new Set(spans.flatMap((s) => (s.instanceType ? [s.instanceType] : [])))],
-      hours: spans.reduce((h, s) => h + spanHours(s, until), 0),
-      costUsd: spans.reduce((sum, s) => sum + spanCost(s, until), 0),
+      hours: priced.reduce((h, s) => h + s.hours, 0),
+      costUsd: priced.reduce((sum, s) => sum + s.costUsd, 0),
       running: !wf.closeTime && spans.some((s) => !s.endedAt),
-      spans: spans.map((s) => ({ ...s, hours: spanHours(s, until), costUsd: spanCost(s, until) })),
+      spans: priced,
     });
   }
   rows.sort((a, b) => b.costUsd - a.costUsd || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id, undefined, { numeric: true }));
@@ -87,12 +88,6 @@ export async function costReport(ctx: CliContext, flags: { allUsers?: boolean; j
   ctx.line(`By infra: ${entries(report.byInfra)}`);
   ctx.line(`Total:    ${formatUsd(report.totalUsd)}`);
   return 0;
-}
-
-function spanHours(s: BilledSpan, until: number): number {
-  const from = Date.parse(s.startedAt);
-  const to = s.endedAt ? Date.parse(s.endedAt) : until;
-  return to > from ? (to - from) / 3_600_000 : 0;
 }
 
 /** Totals by user, and by cloud/region of each span (a job that failed over counts where it ran). */

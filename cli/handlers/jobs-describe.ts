@@ -1,5 +1,6 @@
 // Handler of `petrel jobs describe ID`: the job and every attempt: where, when, why it ended.
-import { formatUsd, spanCost, type BilledSpan } from '../../core/cost.js';
+import { formatUsd, spanCost } from '../../core/cost.js';
+import { attemptSpan } from '../../workflows/attempt-cost.js';
 import type { AttemptView } from '../../workflows/managed-job-types.js';
 import { placementLabel } from '../../core/failover.js';
 import { formatHourly } from '../../core/optimizer-table.js';
@@ -46,9 +47,8 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
   return 0;
 }
 
-/** What an attempt's machines cost: nothing if its provision was refused (nothing was created). */
+/** What an attempt's machines cost, up to now while they run. */
 function attemptCost(a: AttemptView): number {
-  if (!a.hourlyPrice || ['no_capacity', 'quota', 'precheck_failed'].includes(a.outcome)) return 0;
-  const span: BilledSpan = { infra: placementLabel(a), spot: !!a.useSpot, nodes: a.numNodes ?? 1, hourlyPrice: a.hourlyPrice, startedAt: a.startedAt, ...(a.endedAt ? { endedAt: a.endedAt } : {}) };
-  return spanCost(span, Date.now());
+  const span = attemptSpan(a);
+  return span ? spanCost(span, Date.now()) : 0;
 }
