@@ -4,11 +4,10 @@
 // credentials enable and which GPUs its clusters have.
 import { acceleratorMatches } from '../core/accelerator-match.js';
 import { pricedClouds } from '../core/catalog/index.js';
-import { planCandidates, type Plan } from '../core/optimizer.js';
+import { fitsMachineAtHand, planCandidates, type FreePlacement, type Plan } from '../core/optimizer.js';
 import type { ResourceRequest } from '../core/task.js';
 import type { CheckResult } from '../core/worker-ops.js';
 import { getProvider, type ProviderContext } from '../providers/registry.js';
-import type { FreePlacement } from '../core/optimizer.js';
 
 /** Infra a task that names none may land on when it asks for accelerators (where the GPUs can be seen). */
 const GPU_INFRA = ['kubernetes', 'slurm'] as const;
@@ -51,9 +50,9 @@ async function freePlacementsOf(ctx: ProviderContext, c: ResourceRequest, candid
     if (pricedClouds().includes(c.cloud)) return [];
     return expand(ctx, c.cloud, c, candidate);
   }
+  if (fitsMachineAtHand(c)) return expand(ctx, 'local', c, candidate);
   const accelerators = Object.entries(c.accelerators ?? {});
-  // No accelerator and no instance type: the machine at hand (the embedded default) fits.
-  if (accelerators.length === 0) return c.instanceType ? [] : expand(ctx, 'local', c, candidate);
+  if (accelerators.length === 0) return [];
   const [name, count] = accelerators[0]!;
   const out: FreePlacement[] = [];
   for (const infra of GPU_INFRA) {

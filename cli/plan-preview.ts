@@ -3,7 +3,7 @@
 // worker's to know (its credentials), so every priced cloud is shown, and the table says so.
 import { pricedClouds } from '../core/catalog/index.js';
 import { describeInfeasible } from '../core/infeasible.js';
-import { formatPlanTable, planCandidates, type FreePlacement, type Plan, type PlanEntry } from '../core/optimizer.js';
+import { fitsMachineAtHand, formatPlanTable, planCandidates, type FreePlacement, type Plan, type PlanEntry } from '../core/optimizer.js';
 import type { ResourceRequest, TaskSpec } from '../core/task.js';
 import { managedCandidates } from './cluster-requests.js';
 
@@ -15,7 +15,7 @@ export function previewPlan(task: TaskSpec, where: string): Plan {
       return [{ candidate, cloud: c.cloud, ...(c.region ? { region: c.region } : {}), ...(c.zone ? { zone: c.zone } : {}) }];
     }
     // Unpinned CPU work fits the machine at hand; GPUs on Kubernetes or Slurm only a worker can see.
-    if (c.cloud === undefined && !c.accelerators && !c.instanceType) return [{ candidate, cloud: 'local' }];
+    if (fitsMachineAtHand(c)) return [{ candidate, cloud: 'local' }];
     return [];
   });
   return planCandidates({ candidates, ordered: task.resources.ordered, numNodes: task.numNodes, enabledClouds: priced, freePlacements });

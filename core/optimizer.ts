@@ -25,6 +25,14 @@ export interface FreePlacement {
   zone?: string;
 }
 
+/**
+ * A candidate naming no infra fits the machine at hand (local, the embedded default) when it asks
+ * for no accelerator and no instance type: CPU work. GPUs are looked for where they can be seen.
+ */
+export function fitsMachineAtHand(c: ResourceRequest): boolean {
+  return c.cloud === undefined && Object.keys(c.accelerators ?? {}).length === 0 && c.instanceType === undefined;
+}
+
 export interface PlanInput {
   candidates: ResourceRequest[];
   /** try the candidates in their order (ordered / list of accelerators) rather than cheapest first */
