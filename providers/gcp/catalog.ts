@@ -2,19 +2,12 @@
 // clusters in, which machine type serves a request the optimizer did not size, and the
 // acceleratorType to attach to an N1 machine (T4, V100, P100…: on A2/A3/G2 the machine type
 // implies its GPUs).
-import { catalogRegions as coreRegions, catalogZones as coreZones, cheapestFit } from '../../core/catalog/index.js';
+import { catalogZones, cheapestFit } from '../../core/catalog/index.js';
 import { GCP_CATALOG } from '../../core/catalog/gcp-data.js';
 import type { CatalogRow } from '../../core/catalog/types.js';
 import type { ProvisionRequest } from '../types.js';
 import { ProviderError } from '../types.js';
 
-export function catalogRegions(): string[] {
-  return coreRegions('gcp');
-}
-
-export function catalogZones(region: string): string[] {
-  return coreZones('gcp', region);
-}
 
 /** `us-central1-a` → `us-central1` */
 export function regionOfZone(zone: string): string {
@@ -59,5 +52,5 @@ export function planMachine(req: ProvisionRequest, region: string): MachinePlan 
 /** The zones of `region` that offer the plan's row (all the region's zones when the catalog does not know the type). */
 export function zonesFor(plan: MachinePlan, region: string): string[] {
   const offer = plan.row?.offers.find((o) => o.region === region);
-  return offer?.zones.length ? offer.zones : catalogZones(region);
+  return offer?.zones.length ? offer.zones : catalogZones('gcp', region);
 }

@@ -19,7 +19,8 @@ import { VmAccess, type InstanceState } from '../vm/access.js';
 import { proxyCommandFor } from '../vm/settings.js';
 import { ensureCloudKey } from '../vm/ssh-key.js';
 import { vmNodeHandle } from '../vm/nodes.js';
-import { catalogRegions, catalogZones, planMachine, regionOfZone, zonesFor, type MachinePlan } from './catalog.js';
+import { catalogRegions, catalogZones } from '../../core/catalog/index.js';
+import { planMachine, regionOfZone, zonesFor, type MachinePlan } from './catalog.js';
 import { gceClients, type GceClients } from './client.js';
 import { readGcpConfig, type GcpConfig } from './config.js';
 import { findCredentials, NO_CREDENTIALS_HINT } from './credentials.js';
@@ -104,7 +105,7 @@ export class GcpProvider implements Provider {
       return no((err as Error).message);
     }
     // One cheap call that needs the permission Petrel needs most: listing instances.
-    const zone = catalogZones(catalogRegions()[0] ?? '')[0] ?? 'us-central1-a';
+    const zone = catalogZones('gcp', catalogRegions('gcp')[0] ?? '')[0] ?? 'us-central1-a';
     try {
       await c.instances.list({ project: c.project, zone, maxResults: 1 }, { autoPaginate: false });
     } catch (err) {
@@ -115,18 +116,18 @@ export class GcpProvider implements Provider {
   }
 
   async regions(): Promise<Array<string | undefined>> {
-    return catalogRegions();
+    return catalogRegions('gcp');
   }
 
   async zones(region: string | undefined): Promise<Array<string | undefined>> {
-    return region ? catalogZones(region) : [];
+    return region ? catalogZones('gcp', region) : [];
   }
 
   async provision(req: ProvisionRequest): Promise<ClusterHandle> {
     nodeDirOf(req.clusterName, 0); // a name that could never be a directory of ours fails here
     const config = this.config();
     const c = this.clients(config);
-    const region = req.region ?? (req.zone ? regionOfZone(req.zone) : catalogRegions()[0]);
+    const region = req.region ?? (req.zone ? regionOfZone(req.zone) : catalogRegions('gcp')[0]);
     if (!region) throw new ProviderError('config', 'no GCP region: the catalog lists none');
     const plan = planMachine(req, region);
     const zone = req.zone ?? zonesFor(plan, region)[0];
@@ -290,8 +291,8 @@ export class GcpProvider implements Provider {
     for (const n of handle.nodes) if (n.data.zone ?? handle.zone) zones.add(n.data.zone ?? handle.zone!);
     if (handle.zone) zones.add(handle.zone);
     if (zones.size === 0) {
-      const regions = handle.region ? [handle.region] : catalogRegions();
-      for (const r of regions) for (const z of catalogZones(r)) zones.add(z);
+      const regions = handle.region ? [handle.region] : catalogRegions('gcp');
+      for (const r of regions) for (const z of catalogZones('gcp', r)) zones.add(z);
     }
     const named = handle.nodes.map((n) => ({ zone: n.data.zone ?? handle.zone ?? '', name: n.data.instance_id ?? '' })).filter((x) => x.zone && x.name);
     await this.deleteCluster(c, [...zones], handle.clusterName, () => true, named);
