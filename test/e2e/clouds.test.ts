@@ -17,14 +17,11 @@ import { ensureCloudKey } from '../../providers/vm/ssh-key.js';
 import type { ManagedJobView } from '../../workflows/managed-job-types.js';
 import { describeJob, submitJob, waitForJob } from '../support/jobs.js';
 import { legacyError, startGceStandin, type GceStandin } from '../support/gce-standin.js';
-import { startMoto, useAwsTestEnv, type Moto } from '../support/moto.js';
+import { MOTO_AMI, startMoto, TCP_RELAY, useAwsTestEnv, type Moto } from '../support/moto.js';
 import { PetrelEnv, waitFor } from '../support/petrel.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
 
 const TOKEN = 'ya29.e2e-token-for-the-stand-in';
-const RELAY = path.resolve(import.meta.dirname, '../support/moto/tcp-relay.mjs');
-/** an AMI moto knows (it validates none; real EC2 would need a real one per region) */
-const AMI = 'ami-1e749f67';
 
 let moto: Moto;
 let gce: GceStandin;
@@ -47,7 +44,7 @@ function anyOfYaml(name: string, run: string): string {
       'resources:',
       '  use_spot: true',
       '  any_of:',
-      `    - {infra: aws, accelerators: T4:1, image_id: ${AMI}}`,
+      `    - {infra: aws, accelerators: T4:1, image_id: ${MOTO_AMI}}`,
       '    - {infra: gcp, accelerators: T4:1}',
       'run: |',
       ...run.split('\n').map((l) => `  ${l}`),
@@ -99,7 +96,7 @@ beforeAll(async () => {
   // Petrel's cloud key is what the "instances" accept: the loopback sshd.
   const key = await ensureCloudKey(p.home);
   fs.appendFileSync(sshd.authorizedKeys, `${key.publicKey}\n`);
-  const proxy = `${process.execPath} ${RELAY} ${h.ip} ${h.port} %h %p`;
+  const proxy = `${process.execPath} ${TCP_RELAY} ${h.ip} ${h.port} %h %p`;
   fs.writeFileSync(
     path.join(p.home, 'config.yaml'),
     [
@@ -227,7 +224,7 @@ describe('clouds through the CLI', () => {
       expect(v.attempts.filter((a) => a.cloud === 'aws')).toHaveLength(1);
       expect(live(v).cloud).toBe('gcp');
 
-      const pinned = await submitJob(p, ['--infra', 'aws', '--gpus', 'T4:1', '--use-spot', '--image-id', AMI, 'echo never']);
+      const pinned = await submitJob(p, ['--infra', 'aws', '--gpus', 'T4:1', '--use-spot', '--image-id', MOTO_AMI, 'echo never']);
       const failed = await waitForJob(p, pinned, (j) => j.status === 'FAILED_PRECHECKS', 'failed prechecks', 60_000);
       expect(failed.message).toContain('UnauthorizedOperation');
     } finally {
@@ -280,7 +277,7 @@ describe('clouds through the CLI', () => {
   });
 
   it('a cluster on AWS gets the catalog\'s cheapest placement, runs over SSH, shows in status, bills while UP and leaves nothing after down', async () => {
-    const r = await p.ok(['launch', '-y', '-c', 'gpu', '--infra', 'aws', '--gpus', 'T4:1', '--image-id', AMI, 'echo "hello from rank $SKYPILOT_NODE_RANK"']);
+    const r = await p.ok(['launch', '-y', '-c', 'gpu', '--infra', 'aws', '--gpus', 'T4:1', '--image-id', MOTO_AMI, 'echo "hello from rank $SKYPILOT_NODE_RANK"']);
     expect(r.stdout).toContain('hello from rank 0');
     expect(r.stderr).toContain('aws/us-east-1/us-east-1a, 1x node, g4dn.xlarge, T4:1');
     const status = await p.ok(['status', 'gpu']);

@@ -18,15 +18,12 @@ import type { ProvisionRequest } from '../../providers/types.js';
 import { ensureCloudKey } from '../../providers/vm/ssh-key.js';
 import { waitFor } from '../support/petrel.js';
 import { failure } from '../support/provider-errors.js';
-import { startMoto, useAwsTestEnv, type Moto } from '../support/moto.js';
+import { MOTO_AMI, startMoto, TCP_RELAY, useAwsTestEnv, type Moto } from '../support/moto.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
 
 // Nothing may leave loopback: no metadata probes, explicit credentials, moto as the endpoint.
 useAwsTestEnv();
 
-const RELAY = path.resolve(import.meta.dirname, '../support/moto/tcp-relay.mjs');
-/** moto's built-in image (it has no Ubuntu 22.04; see 'without image_id' below) */
-const AMI = 'ami-1e749f67';
 
 let moto: Moto;
 let sshd: SshdCluster;
@@ -48,7 +45,7 @@ beforeAll(async () => {
   configText = [
     'aws:',
     `  ssh_user: ${h.user}`,
-    `  ssh_proxy_command: ${process.execPath} ${RELAY} ${h.ip} ${h.port} %h %p`,
+    `  ssh_proxy_command: ${process.execPath} ${TCP_RELAY} ${h.ip} ${h.port} %h %p`,
     `  instance_metadata_endpoint: ${moto.metadataUrl}`,
     '  labels: {team: ml}',
     '',
@@ -75,7 +72,7 @@ const req = (clusterName: string, extra: Partial<ProvisionRequest> = {}): Provis
   idempotencyKey: `${clusterName}-attempt-1`,
   user: 'alice',
   instanceType: 'm6i.large',
-  imageId: AMI,
+  imageId: MOTO_AMI,
   ...extra,
 });
 

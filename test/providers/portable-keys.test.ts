@@ -14,9 +14,8 @@ import { ProviderError } from '../../providers/types.js';
 import { vmNodeHandle } from '../../providers/vm/nodes.js';
 import { ensureCloudKey } from '../../providers/vm/ssh-key.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
-import { useAwsTestEnv } from '../support/moto.js';
+import { TCP_RELAY, useAwsTestEnv } from '../support/moto.js';
 
-const RELAY = path.resolve(import.meta.dirname, '../support/moto/tcp-relay.mjs');
 const TEAM_KEY = crypto.randomBytes(32).toString('base64');
 
 let sshd: SshdCluster;
@@ -37,7 +36,7 @@ beforeAll(async () => {
   const node = vmNodeHandle('shared', { rank: 0, instanceId: 'i-0123456789abcdef0', publicIp: '54.214.0.10' }, {
     sshUser: h.user,
     identityFile: key.privateKeyFile,
-    proxyCommand: `${process.execPath} ${RELAY} ${h.ip} ${h.port} %h %p`,
+    proxyCommand: `${process.execPath} ${TCP_RELAY} ${h.ip} ${h.port} %h %p`,
     useInternalIps: false,
   });
   handle = sealNodeKeys({ provider: 'aws', clusterName: 'shared', region: 'us-east-1', nodes: [node] }, launcher);

@@ -21,9 +21,9 @@ import { expandProxyCommand, vmNodeHandle, vmTarget } from '../../providers/vm/n
 import { proxyCommandFor, readVmAccess } from '../../providers/vm/settings.js';
 import { ensureCloudKey } from '../../providers/vm/ssh-key.js';
 import { waitFor } from '../support/petrel.js';
+import { TCP_RELAY } from '../support/moto.js';
 import { startSshd, type SshdCluster } from '../support/sshd.js';
 
-const RELAY = path.resolve(import.meta.dirname, '../support/moto/tcp-relay.mjs');
 
 function access(yaml: string, cloud: 'aws' | 'gcp' = 'aws') {
   const lines = new LineCounter();
@@ -172,7 +172,7 @@ describe('vm access over SSH', () => {
     meta = await metadataStandIn();
     const h = sshd.hosts[0]!;
     // Every instance address leads to the one loopback sshd; %h/%p are what OpenSSH would pass.
-    proxy = `${process.execPath} ${RELAY} ${h.ip} ${h.port} %h %p`;
+    proxy = `${process.execPath} ${TCP_RELAY} ${h.ip} ${h.port} %h %p`;
   });
 
   afterAll(async () => {
@@ -218,7 +218,7 @@ describe('vm access over SSH', () => {
 
   it('waitForSsh gives up at the deadline when the node cannot be reached', async () => {
     const handle = handleOf('dead', ['i-dead']);
-    handle.nodes[0]!.data.proxy_command = `${process.execPath} ${RELAY} 127.0.0.1 1`;
+    handle.nodes[0]!.data.proxy_command = `${process.execPath} ${TCP_RELAY} 127.0.0.1 1`;
     const started = Date.now();
     const err = await vm.waitForSsh(handle, handle.nodes, 3_000).then(() => undefined, (e: unknown) => e as Error);
     expect(err?.message).toMatch(/dead: node 0 \(i-dead, 54\.214\.0\.1:22\) is not reachable over SSH after \d+ attempt\(s\)/);

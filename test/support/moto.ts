@@ -43,6 +43,15 @@ export interface Moto {
 }
 
 /**
+ * The ProxyCommand cloud tests reach "instances" with: `node tcp-relay.mjs HOST PORT %h %p`
+ * joins to the loopback sshd, never to the address a double handed out.
+ */
+export const TCP_RELAY = path.resolve(import.meta.dirname, 'moto', 'tcp-relay.mjs');
+
+/** moto's built-in image (moto validates no AMI and has no Ubuntu 22.04; real EC2 needs a real one per region) */
+export const MOTO_AMI = 'ami-1e749f67';
+
+/**
  * What every AWS test runs with: explicit credentials, no shared config files, no metadata
  * probe (nothing may leave loopback), and moto as the EC2 endpoint once it is known. A worker
  * the CLI starts inherits it from process.env.
