@@ -89,9 +89,21 @@ export interface TaskSpec {
   volumes: Record<string, unknown>;
 }
 
+/** SkyPilot's JobGroup settings (a header with `execution: parallel`). */
+export interface JobGroup {
+  /** tasks whose end ends the group; absent = every task is primary */
+  primaryTasks?: string[];
+  /** seconds an auxiliary task keeps running after the primaries end (SkyPilot's default: 0) */
+  terminationDelaySeconds: { default: number; perTask: Record<string, number> };
+}
+
 /** A YAML file may hold one task or a pipeline of several (multi-document YAML). */
 export interface TaskFile {
   pipelineName?: string;
+  /** as the header wrote it: serial is a chain (the default), parallel a job group */
+  execution?: 'serial' | 'parallel';
+  /** set exactly when execution is parallel */
+  jobGroup?: JobGroup;
   tasks: TaskSpec[];
 }
 

@@ -4,15 +4,17 @@
 // problem (syntax, shape, cross-field) with its file position, and throws them together as one
 // TaskSpecError. What SkyPilot accepts but Petrel will not run as written comes back as notices.
 import { isMap, isPair, isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
-import type { TaskFile, TaskSpec } from '../task.js';
+import type { JobGroup, TaskFile, TaskSpec } from '../task.js';
 import { buildTask, taskConflicts } from './build.js';
 import { envText, parseEnvMap, parseSecrets, substituteDeep, substituteVars, substitutionVars } from './env.js';
 import { TaskSpecError, type SpecError, type SpecNotice } from './errors.js';
 import { issueProblems } from './issues.js';
+import { JOB_GROUP_FIELDS, memberNames, readJobGroup } from './job-group.js';
 import { launchProblems, unsupportedMounts } from './launch-checks.js';
 import { fieldNotices } from './notices.js';
 import { fieldPath, hasOwn, isPlainObject, showValue, type Notice, type PathSegment, type Problem } from './problems.js';
 import { isPyFloatSource, pyyamlTags } from './pyyaml.js';
+import { didYouMean } from './suggest.js';
 import { taskShape, type TaskShape } from './task-schema.js';
 import { lineColumn, locate } from './yaml-locations.js';
 
@@ -60,6 +62,10 @@ class FileErrors {
     });
   }
 
+  lineOf(doc: Document, path: PathSegment[]): number {
+    return this.where(locate(doc, path)).line;
+  }
+
   fileNotice(offset: number, message: string): void {
     this.notices.push({ ...this.where(offset), field: '', message, effect: 'warn' });
   }
@@ -76,8 +82,11 @@ function keepSourceText(doc: Document): void {
     if (!isScalar(pair.key)) continue;
     const key = String(pair.key.value);
     const v = pair.value;
-    if (key === 'num_nodes' && isScalar(v) && typeof v.value === 'number' && typeof v.source === 'string' && isPyFloatSource(v.source)) {
-      v.value = v.source;
+    if (key === 'num_nodes') keepFloatText(v);
+    // PyYAML reads 30.0 as a float, which SkyPilot refuses as a duration; JS would see 30.
+    if (key === 'termination_delay') {
+      keepFloatText(v);
+      if (isMap(v)) for (const entry of v.items) keepFloatText(entry.value);
     }
     if (!['envs', 'secrets'].includes(key) || !isMap(v)) continue;
     for (const entry of v.items) {
@@ -87,6 +96,10 @@ function keepSourceText(doc: Document): void {
       }
     }
   }
+}
+
+function keepFloatText(v: unknown): void {
+  if (isScalar(v) && typeof v.value === 'number' && typeof v.source === 'string' && isPyFloatSource(v.source)) v.value = v.source;
 }
 
 /** Keys like `? [a, b]` would be silently stringified by toJS; reject them where they are. */
@@ -123,37 +136,69 @@ function nonJson(v: unknown, path: PathSegment[] = [], ancestors = new Set<unkno
   return { path, message: `unsupported YAML value ${showValue(String(v))}; use plain strings, numbers, lists and mappings` };
 }
 
-function readHeader(raw: Record<string, unknown>, doc: Document, out: FileErrors): string | undefined {
+interface Header {
+  name?: string;
+  execution?: 'serial' | 'parallel';
+}
+
+function readHeader(raw: Record<string, unknown>, doc: Document, out: FileErrors): Header {
   const problems: Problem[] = [];
   for (const k of Object.keys(raw)) {
     if (!HEADER_KEYS.includes(k)) {
-      problems.push({ path: [k], at: 'key', message: `unknown field '${k}' in a pipeline header; allowed fields: name, execution` });
+      problems.push({ path: [k], at: 'key', message: `unknown field '${k}' in a header; allowed fields: ${HEADER_KEYS.join(', ')}${didYouMean(k, HEADER_KEYS)}` });
     }
   }
   // SkyPilot takes the pipeline name as written; a task name it contains is checked at launch.
   const name = raw.name === null || raw.name === undefined ? undefined : envText(raw.name);
-  if (hasOwn(raw, 'execution') && raw.execution !== null) {
-    if (raw.execution === 'parallel') {
-      problems.push({
-        path: ['execution'],
-        message: "not supported by Petrel yet (SkyPilot's parallel JobGroups are planned); use execution: serial or drop it",
-      });
-    } else if (raw.execution !== 'serial') {
-      problems.push({ path: ['execution'], message: `${showValue(raw.execution)} is not allowed; a pipeline header takes execution: serial (lower case) or none` });
-    }
+  let execution: Header['execution'];
+  if (raw.execution === 'serial' || raw.execution === 'parallel') {
+    execution = raw.execution;
+  } else if (hasOwn(raw, 'execution') && raw.execution !== null) {
+    problems.push({
+      path: ['execution'],
+      message: `${showValue(raw.execution)} is not allowed; write execution: serial (lower case) for a pipeline, or execution: parallel for a job group`,
+    });
   }
-  for (const k of ['primary_tasks', 'termination_delay']) {
-    if (hasOwn(raw, k) && raw.execution !== 'parallel') {
-      problems.push({ path: [k], at: 'key', message: 'only applies to execution: parallel, which Petrel does not support yet' });
+  for (const k of JOB_GROUP_FIELDS) {
+    if (hasOwn(raw, k) && execution !== 'parallel') {
+      problems.push({ path: [k], at: 'key', message: 'only applies to execution: parallel (a job group); set that in this header or remove this field' });
     }
   }
   out.problems(doc, problems);
-  return name;
+  return { ...(name !== undefined ? { name } : {}), ...(execution ? { execution } : {}) };
 }
 
-/** SkyPilot: the first document is a header if it holds only `name` (with `execution`). */
+/**
+ * With execution: parallel every task document needs a unique name, and primary_tasks and
+ * termination_delay may only name those tasks (SkyPilot's dag_utils._load_job_group).
+ */
+function readGroup(
+  header: { doc: Document; raw: Record<string, unknown> },
+  taskDocs: ReadonlyArray<{ doc: Document; raw: unknown } | undefined | 'empty'>,
+  out: FileErrors,
+): JobGroup {
+  const members = taskDocs.filter((d): d is { doc: Document; raw: unknown } => d !== undefined && d !== 'empty');
+  const names = memberNames(
+    members.map((m) => m.raw),
+    (i) => out.lineOf(members[i]!.doc, ['name']),
+  );
+  for (const { doc, problem } of names.problems) out.problems(members[doc]!.doc, [problem]);
+  // Documents with YAML errors were reported already; only a group with none at all is wrong here.
+  if (taskDocs.every((d) => d === 'empty')) {
+    out.problems(header.doc, [{ path: ['execution'], message: 'a job group needs at least one task document after this header (separate documents with ---)' }]);
+  }
+  const { group, problems } = readJobGroup(header.raw, names.known);
+  out.problems(header.doc, problems);
+  return group;
+}
+
+/**
+ * SkyPilot: the first document is a header if it holds only `name` (with `execution`), or, in a
+ * file of several documents, if it says `execution: parallel` (a job group, whatever else it holds).
+ */
 function isHeader(raw: unknown, documentCount: number): raw is Record<string, unknown> {
   if (!isPlainObject(raw)) return false;
+  if (raw.execution === 'parallel' && documentCount > 1) return true;
   const keys = Object.keys(raw);
   if (keys.includes('execution') && keys.includes('name')) return true;
   return documentCount > 1 && keys.length === 1 && keys[0] === 'name';
@@ -260,12 +305,17 @@ function parseUnchecked(text: string, file: string): ParsedTaskFile {
   if (!out.errors.length && !present.some((r) => !(isPlainObject(r.raw) && Object.keys(r.raw).length === 0))) throw noTask();
 
   let pipelineName: string | undefined;
+  let execution: Header['execution'];
+  let jobGroup: JobGroup | undefined;
   let taskDocs = raws;
   const first = raws[0];
   const header = first !== undefined && first !== 'empty' && isHeader(first.raw, docs.length);
   if (header && isPlainObject(first.raw)) {
-    pipelineName = readHeader(first.raw, first.doc, out);
+    ({ name: pipelineName, execution } = readHeader(first.raw, first.doc, out));
     taskDocs = raws.slice(1);
+    if (execution === 'parallel') {
+      jobGroup = readGroup({ doc: first.doc, raw: first.raw }, taskDocs, out);
+    }
   }
 
   const tasks: TaskSpec[] = [];
@@ -280,7 +330,7 @@ function parseUnchecked(text: string, file: string): ParsedTaskFile {
     if (task) tasks.push(task);
   });
   // A header alone is a task with that name (SkyPilot); a header before empty documents is none.
-  if (header && taskDocs.length === 0) {
+  if (header && taskDocs.length === 0 && execution !== 'parallel') {
     const task: TaskSpec = pipelineName === undefined ? emptyTask() : { ...emptyTask(), name: pipelineName };
     for (const p of launchProblems(task)) out.notice(first.doc, { ...p, effect: 'refuse' }, { task: 0, derived: true });
     tasks.push(task);
@@ -290,7 +340,13 @@ function parseUnchecked(text: string, file: string): ParsedTaskFile {
   }
   if (tasks.length === 0) out.fileNotice(first && first !== 'empty' ? (first.doc.range?.[0] ?? 0) : 0, 'the pipeline holds no task (only empty documents follow the header); launch has nothing to run');
   const notices = [...out.notices].sort((a, b) => a.line - b.line || a.column - b.column);
-  return pipelineName !== undefined ? { pipelineName, tasks, notices } : { tasks, notices };
+  return {
+    ...(pipelineName !== undefined ? { pipelineName } : {}),
+    ...(execution ? { execution } : {}),
+    ...(jobGroup ? { jobGroup } : {}),
+    tasks,
+    notices,
+  };
 }
 
 function emptyTask(): TaskSpec {

@@ -103,7 +103,10 @@ const misplacedAtTop: Record<string, string> = {
   ...Object.fromEntries(
     RESOURCE_FIELD_NAMES.map((k) => [k, `is a resources field; move it under 'resources:'`]),
   ),
-  execution: "is only allowed in the first (header) document of a multi-document pipeline, next to 'name'",
+  execution:
+    "is only allowed in the first (header) document of a multi-document file, next to 'name' (serial for a pipeline, parallel for a job group)",
+  primary_tasks: "is a job group setting; put it in the first (header) document, next to 'name' and 'execution: parallel'",
+  termination_delay: "is a job group setting; put it in the first (header) document, next to 'name' and 'execution: parallel'",
 };
 
 /** Accepted as SkyPilot accepts them, then ignored or refused at launch (notices.ts). */
