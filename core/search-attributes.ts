@@ -5,7 +5,7 @@
 export type SearchAttributeKind = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
 
 export const PETREL_SEARCH_ATTRIBUTES = {
-  PetrelKind: 'Keyword', // "cluster" | "job" | "pipeline" | "op" (worker operations and log sessions, workflows/worker-operation.ts)
+  PetrelKind: 'Keyword', // "cluster" | "job" (a managed job or a pipeline) | "job-task" (a pipeline's step) | "op" (worker operations and log sessions, workflows/worker-operation.ts)
   PetrelCluster: 'Keyword',
   PetrelJobId: 'Keyword',
   PetrelJobName: 'Keyword',

@@ -4,3 +4,4 @@ export { hostPoolWorkflow } from './host-pool.js';
 export { managedJobWorkflow } from './managed-job.js';
 export { logSessionWorkflow, workerOperationWorkflow } from './worker-operation.js';
 export { jobWatcherWorkflow } from './job-watcher.js';
+export { pipelineWorkflow } from './pipeline.js';

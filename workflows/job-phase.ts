@@ -24,6 +24,8 @@ export interface PhaseRequest {
   taskId: string;
   numNodes: number;
   envs: Record<string, string>;
+  /** per rank, on top of `envs` (a job group's hosts file differs per node) */
+  envByRank?: Array<Record<string, string>>;
   sealedSecrets: Record<string, string>;
   gpusPerNode: number;
   withWorkdir: boolean;
@@ -84,7 +86,7 @@ export function runPhase(req: PhaseRequest, inbox: PhaseInbox): Promise<RunOnNod
     handle: req.handle,
     key: req.key,
     script: req.script,
-    envByRank: nodes.map((_, i) => ({ ...req.envs, ...jobEnvForNode(base, i) })),
+    envByRank: nodes.map((_, i) => ({ ...req.envs, ...req.envByRank?.[i], ...jobEnvForNode(base, i) })),
     sealedSecrets: req.sealedSecrets,
     cwd: req.withWorkdir ? 'sky_workdir' : undefined,
     ranks: nodes.map((n) => n.rank),

@@ -3,7 +3,9 @@ import type { ClusterHandle, WorkerRef } from '../core/cluster-state.js';
 import type { BlockedScope, PlacementCandidate } from '../core/failover.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
 import type { RecoveryStrategy, ResourceRequest } from '../core/task.js';
+import type { GroupHostsOnNode } from '../activities/group-hosts.js';
 import type { JobPayload } from './cluster-types.js';
+import type { StepContext } from './pipeline-types.js';
 
 export interface ManagedJobInput extends JobPayload {
   jobId: number;
@@ -21,6 +23,8 @@ export interface ManagedJobInput extends JobPayload {
   resourcesSummary: string;
   /** --max-cost: the job ends (FAILED_BUDGET) before its machines' spend would pass this many USD */
   maxCostUsd?: number;
+  /** set when this job is one step of a pipeline or a member of a job group */
+  step?: StepContext;
 }
 
 export interface AttemptView {
@@ -49,6 +53,8 @@ export interface AttemptView {
   /** the worker that archived each ended phase's log (absent in views recorded before) */
   logWorkers?: { setup?: WorkerRef; run?: WorkerRef };
   handle?: ClusterHandle;
+  /** job groups: where the group's hosts file is on each node of this attempt */
+  groupHosts?: GroupHostsOnNode[];
 }
 
 export interface ManagedJobView {

@@ -3,6 +3,7 @@
 // again elsewhere, until the job ends. Statuses and recovery rules are SkyPilot's; every
 // decision is in history, so the UI shows each region tried and why it was left.
 import { CancellationScope, condition, isCancellation, patched, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { GroupMembership, PipelineNotifier, stepEnv, stepTaskId } from './pipeline-step.js';
 import type { RunOnNodesResult } from '../activities/cluster-activities.js';
 import { budgetRunsOutAt, COST_MEMO_KEY, formatUsd, totalCost } from '../core/cost.js';
 import { billedSpans } from './attempt-cost.js';
@@ -32,7 +33,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     name: input.name,
     user: input.user,
     status: 'PENDING',
-    taskId: managedJobTaskId(Date.now(), input.name, input.jobId),
+    taskId: input.step ? stepTaskId(input.step) : managedJobTaskId(Date.now(), input.name, input.jobId),
     submittedAt: nowIso(),
     recoveries: 0,
     restartsOnErrors: 0,
@@ -74,6 +75,12 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
 
   setHandler(managedJobStatusQuery, () => view);
   const inbox = new PhaseInbox();
+  // A job group's member waits for the group's hostnames before its setup, and rewrites them
+  // on its nodes whenever another member moves.
+  const group = input.step?.group ? new GroupMembership(input.step, (m) => (view.message = m)) : undefined;
+  const pipeline = input.step ? new PipelineNotifier(input.step) : undefined;
+  /** Cluster names, provision keys and phase keys: a pipeline's steps must not share them. */
+  const prefix = input.step?.clusterPrefix ?? `job-${input.jobId}`;
 
   const setStatus = (status: ManagedJobStatus, message?: string) => {
     view.status = status;
@@ -81,6 +88,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     const where = live ?? view.attempts.at(-1);
     upsertSearchAttributes(jobSearchAttributes(input, status, where, view.recoveries));
     recordCost();
+    pipeline?.notify(view, live);
   };
 
   /** What each attempt's machines cost so far, in the memo `petrel cost-report` reads from one listing. */
@@ -106,6 +114,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     // Without a handle (cancelled while provisioning) the provider finds the nodes by name.
     const handle = attempt.handle ?? { provider: attempt.cloud, clusterName: attempt.clusterName, region: attempt.region, zone: attempt.zone, nodes: [] };
     budget.attemptEnded();
+    await group?.leave();
     await activities(TEARDOWN, `terminate ${placementLabel(attempt)} cluster ${attempt.clusterName}`).terminateCluster(handle);
     live = undefined;
   }
@@ -138,7 +147,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       cloud: placement.cloud,
       region: placement.region,
       zone: placement.zone,
-      clusterName: `job-${input.jobId}-${view.attempts.length + 1}`,
+      clusterName: `${prefix}-${view.attempts.length + 1}`,
       nodeIds: [],
       startedAt: nowIso(),
       outcome: 'running',
@@ -166,7 +175,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
             accelerators: candidate.accelerators,
             cpus: candidate.cpus,
             memoryGb: candidate.memoryGb,
-            idempotencyKey: `job/${input.jobId}/${attempt.attempt}`,
+            idempotencyKey: input.step ? `job/${input.jobId}/${prefix}/${attempt.attempt}` : `job/${input.jobId}/${attempt.attempt}`,
             user: input.user,
             ...(candidate.imageId ? { imageId: candidate.imageId } : {}),
             ...(Object.keys(candidate.labels ?? {}).length ? { labels: candidate.labels } : {}),
@@ -216,7 +225,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   }
 
   function phase(attempt: AttemptView, which: 'setup' | 'run', script: string): Promise<RunOnNodesResult> {
-    const key = `${input.jobId}-${attempt.attempt}-${which}`;
+    const key = input.step ? `${prefix}-${attempt.attempt}-${which}` : `${input.jobId}-${attempt.attempt}-${which}`;
     if (which === 'run') attempt.runKey = key;
     else attempt.setupKey = key;
     return runPhase({
@@ -226,7 +235,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       script,
       taskId: view.taskId,
       numNodes: input.numNodes,
-      envs: input.envs,
+      envs: input.step ? { ...input.envs, ...stepEnv(input.step) } : input.envs,
+      ...(attempt.groupHosts ? { envByRank: group!.envByRank(attempt, input.envs.LD_PRELOAD) } : {}),
       sealedSecrets: input.sealedSecrets,
       gpusPerNode: input.gpusPerNode,
       withWorkdir: !!input.workdir,
@@ -237,6 +247,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
 
   /** Runs setup and the task on a launched attempt; returns where to recover from, or ends the job. */
   async function runAttempt(attempt: AttemptView): Promise<{ avoid?: Placement }> {
+    if (group) await group.join(attempt);
     if (input.setup) {
       const setup = await phase(attempt, 'setup', input.setup);
       recordLogWorker(attempt, 'setup', setup.archivedBy);

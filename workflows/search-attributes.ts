@@ -42,7 +42,8 @@ export function jobSearchAttributes(
   const first = input.candidates[0];
   const accel = Object.entries(first?.accelerators ?? {}).map(([n, c]) => `${n}:${c}`)[0];
   return [
-    { key: SA.kind, value: 'job' },
+    // A pipeline's steps are listed under their pipeline, not as jobs of their own.
+    { key: SA.kind, value: input.step ? 'job-task' : 'job' },
     { key: SA.jobId, value: String(input.jobId) },
     { key: SA.jobName, value: input.name ?? null },
     { key: SA.status, value: status },
