@@ -9,13 +9,19 @@ import { MANAGED_JOBS } from './visibility.js';
 
 const MAX_TRIES = 1000;
 
-/** The highest job id visibility knows of (newest started first), or 0. */
+/**
+ * The highest job id visibility knows of, or 0. The newest started are looked at, not only the
+ * newest one: a resumed pipeline starts again under its old id.
+ */
 async function newestJobId(client: Client): Promise<number> {
-  for await (const wf of client.workflow.list({ query: MANAGED_JOBS, pageSize: 1 })) {
+  let newest = 0;
+  let seen = 0;
+  for await (const wf of client.workflow.list({ query: MANAGED_JOBS, pageSize: 50 })) {
     const id = Number(wf.workflowId.replace(/^job\//, ''));
-    return Number.isInteger(id) ? id : 0;
+    if (Number.isInteger(id)) newest = Math.max(newest, id);
+    if (++seen >= 50) break;
   }
-  return 0;
+  return newest;
 }
 
 type StartOptions = Omit<WorkflowStartOptions, 'workflowId' | 'workflowIdReusePolicy'> & { args: unknown[] };
@@ -30,13 +36,13 @@ export class JobIdAllocator {
 
   constructor(private readonly client: Client) {}
 
-  async start(options: (jobId: number) => StartOptions): Promise<number> {
+  async start(options: (jobId: number) => StartOptions, workflowType = 'managedJobWorkflow'): Promise<number> {
     this.guess ??= newestJobId(this.client).then((newest) => (this.next = Math.max(this.next, newest + 1)));
     await this.guess;
     for (let tries = 0; tries < MAX_TRIES; tries++) {
       const id = this.next++;
       try {
-        await this.client.workflow.start('managedJobWorkflow', { ...options(id), workflowId: managedJobWorkflowId(id), workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+        await this.client.workflow.start(workflowType, { ...options(id), workflowId: managedJobWorkflowId(id), workflowIdReusePolicy: 'REJECT_DUPLICATE' });
         return id;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -19,9 +19,12 @@ export function parseJobId(arg: string): number {
   return id;
 }
 
-export function jobHandle(client: Client, id: number): WorkflowHandle {
-  return client.workflow.getHandle(managedJobWorkflowId(id));
+/** A job by its id, or a pipeline's step by its workflow id (`job/<id>/<index>`). */
+export function jobHandle(client: Client, id: number | string): WorkflowHandle {
+  return client.workflow.getHandle(typeof id === 'number' ? managedJobWorkflowId(id) : id);
 }
+
+const label = (id: number | string) => (typeof id === 'number' ? `managed job ${id}` : `step ${id}`);
 
 /** The workflow's description (no worker needed); a UserError if there is no such job. */
 export async function describeJob(client: Client, id: number) {
@@ -33,11 +36,11 @@ export async function describeJob(client: Client, id: number) {
   }
 }
 
-export async function managedJobView(client: Client, id: number): Promise<ManagedJobView> {
+export async function managedJobView(client: Client, id: number | string): Promise<ManagedJobView> {
   try {
     return await jobHandle(client, id).query(managedJobStatusQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UserError(`managed job ${id} does not exist; see petrel jobs queue`);
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`${label(id)} does not exist; see petrel jobs queue`);
     throw err;
   }
 }
@@ -64,7 +67,7 @@ const STATUS_LINES: Record<string, string> = {
 export async function followManagedJob(
   ctx: CliContext,
   client: Client,
-  id: number,
+  id: number | string,
   opts: { follow: boolean; progress: boolean },
 ): Promise<{ view: ManagedJobView; report: LogReport }> {
   const streamers = new Map<number, LogStreamer>();
@@ -83,7 +86,7 @@ export async function followManagedJob(
         if (!streamer) {
           const previous = view.attempts.filter((a) => a.attempt < attempt.attempt && a.handle).at(-1);
           if (previous) ctx.note(`⚙︎ attempt ${attempt.attempt} on ${attempt.cloud}${attempt.region ? '/' + attempt.region : ''} (attempt ${previous.attempt} ended: ${previous.outcome}${previous.reason ? `, ${previous.reason}` : ''})`);
-          const what = `the logs of managed job ${id} (attempt ${attempt.attempt})`;
+          const what = `the logs of ${label(id)} (attempt ${attempt.attempt})`;
           streamers.set(attempt.attempt, (streamer = new LogStreamer(ctx, session, attempt.handle.nodes.length, what)));
         }
         // An ended attempt (and every attempt once the job has ended) is read to its end.

@@ -12,6 +12,11 @@ import { currentUser, describeResources, jobRequest, managedCandidates } from '.
 import { UserError } from './errors.js';
 import { JobIdAllocator } from './job-ids.js';
 import { readJobsConfig } from './petrel-config.js';
+import { managedJobWorkflowId } from './managed-job-client.js';
+import { PIPELINE_WORKFLOW } from './pipeline-client.js';
+import type { LoadedPipeline } from './task-input.js';
+import { stepName } from '../workflows/pipeline-naming.js';
+import type { PipelineInput } from '../workflows/pipeline-types.js';
 import { previewPlan } from './plan-preview.js';
 
 const STRATEGIES: RecoveryStrategy[] = ['EAGER_NEXT_REGION', 'FAILOVER'];
@@ -73,11 +78,15 @@ const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttribute
 
 const allocators = new WeakMap<Client, JobIdAllocator>();
 
-/** Starts the job's workflow under the next free id; no worker is needed for this. */
-export function submitManagedJob(client: Client, base: Omit<ManagedJobInput, 'jobId'>): Promise<number> {
+function allocatorOf(client: Client): JobIdAllocator {
   let allocator = allocators.get(client);
   if (!allocator) allocators.set(client, (allocator = new JobIdAllocator(client)));
-  return allocator.start((id) => ({
+  return allocator;
+}
+
+/** Starts the job's workflow under the next free id; no worker is needed for this. */
+export function submitManagedJob(client: Client, base: Omit<ManagedJobInput, 'jobId'>): Promise<number> {
+  return allocatorOf(client).start((id) => ({
     taskQueue: TASK_QUEUE,
     args: [{ ...base, jobId: id }],
     memo: { resources: base.resourcesSummary },
@@ -90,6 +99,60 @@ export function submitManagedJob(client: Client, base: Omit<ManagedJobInput, 'jo
       ...(base.name ? [{ key: keyword('PetrelJobName'), value: base.name }] : []),
     ],
   }));
+}
+
+/** A pipeline's (or job group's) input: every task as a step, checked before anything is submitted. */
+export function pipelineInput(home: string, pipeline: LoadedPipeline, opts: { jobRecovery?: string; retryUntilUp?: boolean; maxCost?: string }): Omit<PipelineInput, 'jobId'> {
+  const steps = pipeline.tasks.map((task, i) => {
+    const name = stepName(pipeline, task.name, i);
+    try {
+      return { ...managedJobInput(home, task, pipeline.file, opts), name };
+    } catch (err) {
+      if (err instanceof UserError) throw new UserError(`task ${i} (${name}): ${err.message}`, err.exitCode);
+      throw err;
+    }
+  });
+  const kind = pipeline.execution === 'parallel' ? 'job group' : 'pipeline';
+  return {
+    user: currentUser(),
+    ...(pipeline.name !== undefined ? { name: pipeline.name } : {}),
+    execution: pipeline.execution,
+    steps: steps.map(({ user: _, ...step }) => step),
+    ...(pipeline.jobGroup ? { group: pipeline.jobGroup } : {}),
+    resourcesSummary: `${kind} of ${steps.length}: ${steps.map((s) => s.name).join(pipeline.execution === 'parallel' ? ' + ' : ' → ')}`,
+  };
+}
+
+/** The search attributes a pipeline is listed with before any worker has picked it up. */
+function pipelineStartOptions(base: Omit<PipelineInput, 'jobId'>, id: number) {
+  return {
+    taskQueue: TASK_QUEUE,
+    args: [{ ...base, jobId: id }],
+    memo: { resources: base.resourcesSummary, execution: base.execution },
+    staticSummary: `${base.execution === 'parallel' ? 'job group' : 'pipeline'} ${base.name ?? id}: ${base.resourcesSummary.replace(/^[a-z ]+ of \d+: /, '')}`,
+    typedSearchAttributes: [
+      { key: keyword('PetrelKind'), value: 'job' },
+      { key: keyword('PetrelJobId'), value: String(id) },
+      { key: keyword('PetrelStatus'), value: 'PENDING' },
+      { key: keyword('PetrelUser'), value: base.user },
+      ...(base.name ? [{ key: keyword('PetrelJobName'), value: base.name }] : []),
+    ],
+  };
+}
+
+export function submitPipeline(client: Client, base: Omit<PipelineInput, 'jobId'>): Promise<number> {
+  return allocatorOf(client).start((id) => pipelineStartOptions(base, id), PIPELINE_WORKFLOW);
+}
+
+/** `jobs resume`: a new run of the pipeline's workflow, under its id, that skips the steps that succeeded. */
+export async function resubmitPipeline(client: Client, input: PipelineInput): Promise<void> {
+  await client.workflow.start(PIPELINE_WORKFLOW, {
+    ...pipelineStartOptions(input, input.jobId),
+    args: [input],
+    workflowId: managedJobWorkflowId(input.jobId),
+    // Only a closed run can be resumed; a second resume of a running one is refused by the server.
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type SpecNotice,
   type TaskOverrides,
 } from '../core/spec/index.js';
-import type { TaskSpec } from '../core/task.js';
+import type { JobGroup, TaskSpec } from '../core/task.js';
 import { UserError } from './errors.js';
 import type { TaskFlags } from './task-flags.js';
 
@@ -84,6 +84,8 @@ export function specErrorsToUserError(err: unknown): never {
 export interface LoadedTasks {
   tasks: TaskSpec[];
   pipelineName?: string;
+  execution?: 'serial' | 'parallel';
+  jobGroup?: JobGroup;
   file: string;
   /** what SkyPilot accepts but Petrel ignores (warn) or refuses at launch (refuse) */
   notices: SpecNotice[];
@@ -99,7 +101,14 @@ export function loadTasks(entrypoint: string): LoadedTasks {
   }
   try {
     const parsed = readTaskYaml(text, entrypoint);
-    return { tasks: parsed.tasks, pipelineName: parsed.pipelineName, file: entrypoint, notices: parsed.notices };
+    return {
+      tasks: parsed.tasks,
+      pipelineName: parsed.pipelineName,
+      ...(parsed.execution ? { execution: parsed.execution } : {}),
+      ...(parsed.jobGroup ? { jobGroup: parsed.jobGroup } : {}),
+      file: entrypoint,
+      notices: parsed.notices,
+    };
   } catch (err) {
     specErrorsToUserError(err);
   }
@@ -121,8 +130,9 @@ export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what:
   if (looksLikeYamlPath(entrypoint) || fs.existsSync(entrypoint)) {
     const loaded = loadTasks(entrypoint);
     if (loaded.tasks.length === 0) throw new UserError(`${entrypoint}: holds no task; ${what} has nothing to run`);
-    if (loaded.tasks.length !== 1) {
-      throw new UserError(`${entrypoint}: holds a pipeline of ${loaded.tasks.length} tasks; ${what} runs one task (pipelines run as managed jobs)`);
+    if (loaded.tasks.length !== 1 || loaded.execution === 'parallel') {
+      const shape = loaded.execution === 'parallel' ? `a job group of ${loaded.tasks.length} tasks` : `a pipeline of ${loaded.tasks.length} tasks`;
+      throw new UserError(`${entrypoint}: holds ${shape}; ${what} runs one task (pipelines and job groups run as managed jobs: petrel jobs launch ${entrypoint})`);
     }
     task = loaded.tasks[0]!;
     file = entrypoint;
@@ -130,9 +140,14 @@ export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what:
   } else {
     task = taskFromCommand(entrypoint);
   }
+  return { task: prepareTask(task, file, overridesFromFlags(flags), notices, what === 'jobs launch', note), file };
+}
+
+/** Overrides, launch checks, and the workdir and file mounts resolved on this machine. */
+function prepareTask(task: TaskSpec, file: string | undefined, overrides: TaskOverrides, notices: SpecNotice[], jobs: boolean, note: (line: string) => void): TaskSpec {
   try {
-    task = applyOverrides(task, overridesFromFlags(flags));
-    assertReadyToLaunch(task, file ?? 'command line', notices, what === 'jobs launch');
+    task = applyOverrides(task, overrides);
+    assertReadyToLaunch(task, file ?? 'command line', notices, jobs);
   } catch (err) {
     specErrorsToUserError(err);
   }
@@ -146,7 +161,49 @@ export function loadTask(entrypoint: string | undefined, flags: TaskFlags, what:
   } else if (task.workdir) {
     throw new UserError(`${file}: workdir: git workdirs (url/ref) are not supported by Petrel yet; use a local directory`);
   }
-  return { task: { ...task, fileMounts: resolveFileMounts(task, file ?? 'command line') }, file };
+  return { ...task, fileMounts: resolveFileMounts(task, file ?? 'command line') };
+}
+
+export interface LoadedPipeline {
+  file: string;
+  name?: string;
+  execution: 'serial' | 'parallel';
+  jobGroup?: JobGroup;
+  tasks: TaskSpec[];
+}
+
+/**
+ * A multi-document YAML for `jobs launch`: every task checked as a single one would be, all
+ * before anything is submitted. --env/--secret and the resource flags apply to every task (as
+ * SkyPilot applies them to each task of a DAG); --name names the pipeline.
+ */
+export function loadPipeline(loaded: LoadedTasks, flags: TaskFlags, note: (line: string) => void = stderrLine): LoadedPipeline {
+  const { name, ...perTask } = overridesFromFlags(flags);
+  const tasks = loaded.tasks.map((task, i) =>
+    prepareTask(
+      task,
+      loaded.file,
+      perTask,
+      loaded.notices.filter((n) => n.task === i || (n.task === undefined && i === 0)),
+      true,
+      note,
+    ),
+  );
+  const pipelineName = name ?? loaded.pipelineName;
+  return {
+    file: loaded.file,
+    ...(pipelineName !== undefined ? { name: pipelineName } : {}),
+    execution: loaded.execution ?? 'serial',
+    ...(loaded.jobGroup ? { jobGroup: loaded.jobGroup } : {}),
+    tasks,
+  };
+}
+
+/** A YAML file that holds more than one task, or a job group: `jobs launch` runs it as a pipeline. */
+export function pipelineIn(entrypoint: string | undefined): LoadedTasks | undefined {
+  if (entrypoint === undefined || !(looksLikeYamlPath(entrypoint) || fs.existsSync(entrypoint))) return undefined;
+  const loaded = loadTasks(entrypoint);
+  return loaded.tasks.length > 1 || loaded.execution === 'parallel' ? loaded : undefined;
 }
 
 /** Local sources become absolute paths that exist; storage and cloud URIs are refused. */

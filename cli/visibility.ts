@@ -11,6 +11,8 @@ export function literal(value: string): string {
 
 export const RUNNING_CLUSTERS = "PetrelKind = 'cluster' AND ExecutionStatus = 'Running'";
 export const MANAGED_JOBS = "PetrelKind = 'job'";
+/** the steps of pipelines (and members of job groups), child workflows `job/<id>/<index>` */
+export const STEPS = "PetrelKind = 'job-task'";
 export const NOT_ENDED = `PetrelStatus NOT IN (${TERMINAL_MANAGED_JOB_STATUSES.map(literal).join(', ')})`;
 
 /** A Petrel search attribute of a listed workflow, as a string (undefined if unset). */

@@ -8,7 +8,7 @@ export function registerDebug(program: Command): void {
     .command('preempt')
     .description("kill a node's processes and mark it gone, as a cloud reclaiming a spot machine would")
     .argument('[cluster]', 'cluster name')
-    .option('--job <id>', "the running cluster of this managed job instead")
+    .option("--job <id>", "the running cluster of this managed job instead (ID/TASK: a pipeline's step; a pipeline's ID: its running step)")
     .option('--node <rank>', 'only this node (default: all)', (v) => Number(v))
     .action(lazy(() => import('../handlers/debug.js'), 'preempt'));
   debug

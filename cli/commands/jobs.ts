@@ -18,8 +18,16 @@ export function registerJobs(program: Command): void {
       .option('--max-cost <usd>', 'end the job (FAILED_BUDGET) before its machines\' spend would pass this many USD (default: jobs.max_cost in config.yaml)')
       .option('--count <n>', 'with -d: submit N jobs of this task, each with PETREL_JOB_INDEX=0..N-1 (and name NAME-<index>)')
       .option('--sweep <KEY=V1,V2,...>', 'with -d: one job per value, each with env KEY set to it; several --sweep give every combination (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-      .option('--json', 'with -d: print the submitted jobs (id, name, index, swept envs) as JSON; with --dryrun: the plan'),
+      .option('--json', 'with -d: print the submitted jobs (id, name, index, swept envs) as JSON; with --dryrun: the plan')
+      .option('--resume <id>', 'same as petrel jobs resume ID'),
   ).action(lazy(() => import('../handlers/jobs-launch.js'), 'jobsLaunch'));
+  jobs
+    .command('resume')
+    .description('run a FAILED or CANCELLED pipeline again from its first step that did not succeed (steps that succeeded are not rerun)')
+    .argument('<id>', 'job id of the pipeline')
+    .option('-d, --detach-run', 'return once the pipeline is resubmitted')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(lazy(() => import('../handlers/jobs-pipeline.js'), 'jobsResume'));
   jobs
     .command('queue')
     .description('list managed jobs')
@@ -34,6 +42,7 @@ export function registerJobs(program: Command): void {
     .description("a managed job's output, across its recoveries")
     .argument('<id>', 'job id')
     .option('-f, --follow', 'keep streaming until the job ends')
+    .option('--task <n|name>', "a pipeline's or job group's task: its index (0, 1, ...) or name (default: every task, in order)")
     .action(lazy(() => import('../handlers/jobs-logs.js'), 'jobsLogs'));
   jobs
     .command('cancel')
@@ -48,6 +57,7 @@ export function registerJobs(program: Command): void {
     .command('describe')
     .description('a managed job and every attempt it made: where, when, and why it ended')
     .argument('<id>', 'job id')
+    .option('--task <n|name>', "only this task of a pipeline or job group: its index (0, 1, ...) or name")
     .option('--json', 'machine-readable output')
     .action(lazy(() => import('../handlers/jobs-describe.js'), 'jobsDescribe'));
 }

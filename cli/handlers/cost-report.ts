@@ -35,17 +35,21 @@ export interface CostReport {
 export async function costReport(ctx: CliContext, flags: { allUsers?: boolean; json?: boolean }): Promise<number> {
   const me = currentUser();
   const client = await ctx.client();
-  const query = [`PetrelKind IN (${['cluster', 'job'].map(literal).join(', ')})`, ...(flags.allUsers ? [] : [visibleTo(me)])].join(' AND ');
+  // A pipeline's machines are its steps' (job-task): each step is billed on its own row, `ID/TASK`.
+  const query = [`PetrelKind IN (${['cluster', 'job', 'job-task'].map(literal).join(', ')})`, ...(flags.allUsers ? [] : [visibleTo(me)])].join(' AND ');
   const rows: CostRow[] = [];
   const now = Date.now();
   for await (const wf of client.workflow.list({ query })) {
-    const spans = ((wf.memo as Record<string, unknown> | undefined)?.[COST_MEMO_KEY] as CostMemo | undefined)?.spans ?? [];
+    const memo = (wf.memo ?? {}) as Record<string, unknown>;
+    if (memo.execution) continue;
+    const spans = (memo[COST_MEMO_KEY] as CostMemo | undefined)?.spans ?? [];
     const until = wf.closeTime?.getTime() ?? now;
-    const kind = attribute(wf, 'PetrelKind') === 'job' ? 'job' : 'cluster';
+    const step = /^job\/(\d+\/\d+)$/.exec(wf.workflowId)?.[1];
+    const kind = attribute(wf, 'PetrelKind') === 'cluster' ? 'cluster' : 'job';
     const priced = spans.map((s) => ({ ...s, hours: spanHours(s, until), costUsd: spanCost(s, until) }));
     rows.push({
       kind,
-      id: kind === 'job' ? (attribute(wf, 'PetrelJobId') ?? wf.workflowId.replace(/^job\//, '')) : (attribute(wf, 'PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, '')),
+      id: step ?? (kind === 'job' ? (attribute(wf, 'PetrelJobId') ?? wf.workflowId.replace(/^job\//, '')) : (attribute(wf, 'PetrelCluster') ?? wf.workflowId.replace(/^cluster\//, ''))),
       name: kind === 'job' ? (attribute(wf, 'PetrelJobName') ?? null) : null,
       user: attribute(wf, 'PetrelUser') ?? null,
       status: attribute(wf, 'PetrelStatus') ?? wf.status.name,

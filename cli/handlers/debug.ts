@@ -9,6 +9,8 @@ import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { managedJobView, parseJobId } from '../managed-job-client.js';
 import { runWorkerOperation } from '../worker-ops.js';
+import { isPipeline, pipelineView } from '../pipeline-client.js';
+import { isTerminalManagedJobStatus, type ManagedJobStatus } from '../../core/managed-job-state.js';
 
 /** Clusters of managed-job attempts are named job-<job id>-<attempt>. */
 const MANAGED_JOB_CLUSTER = /^job-(\d+)-(\d+)$/;
@@ -21,6 +23,21 @@ async function clusterExists(client: Client, name: string): Promise<boolean> {
     if (err instanceof UserError) return false;
     throw err;
   }
+}
+
+/**
+ * `--job ID` or `--job ID/TASK`: a managed job, or a pipeline's step. A pipeline's id alone means
+ * the step it runs now.
+ */
+async function jobOrStep(client: Client, arg: string): Promise<number | string> {
+  const step = /^(\d+)\/(\d+)$/.exec(arg);
+  if (step) return `job/${step[1]}/${step[2]}`;
+  const id = parseJobId(arg);
+  if (!(await isPipeline(client, id))) return id;
+  const view = await pipelineView(client, id);
+  const live = view.steps.filter((s) => s.workflowId && !isTerminalManagedJobStatus(s.status as ManagedJobStatus) && s.status !== 'SKIPPED');
+  if (live.length !== 1) throw new UserError(`managed job ${id} is a pipeline with ${live.length} running steps; name one as --job ${id}/TASK`);
+  return live[0]!.workflowId!;
 }
 
 interface Target {
@@ -36,7 +53,7 @@ async function targetHandle(ctx: CliContext, t: Target): Promise<{ handle: Clust
   let handle: ClusterHandle | undefined;
   let label: string;
   if (t.job !== undefined) {
-    const view = await managedJobView(client, parseJobId(t.job));
+    const view = await managedJobView(client, await jobOrStep(client, t.job));
     const live = view.attempts.filter((a) => a.handle && !a.endedAt).at(-1);
     if (!live) throw new UserError(`managed job ${view.jobId} has no running cluster (it is ${view.status})`);
     handle = live.handle;

@@ -6,7 +6,8 @@ import { notYoursMessage, otherOwner, possessive } from '../../core/users.js';
 import { currentUser } from '../cluster-requests.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
-import { describeJob, jobHandle, managedJobView, parseJobId } from '../managed-job-client.js';
+import { describeJob, jobHandle, parseJobId } from '../managed-job-client.js';
+import { anyJobStatus } from '../pipeline-client.js';
 import { confirm } from '../prompt.js';
 import { literal, MANAGED_JOBS, NOT_ENDED, ofOtherUsers, ownerOf, visibleTo } from '../visibility.js';
 import { listJobs } from './jobs-queue.js';
@@ -55,7 +56,7 @@ export async function jobsCancel(
     ids.map(async (id) => {
       const handle = jobHandle(client, id);
       if ((await handle.describe()).status.name !== 'RUNNING') {
-        ctx.line(`Job ${label(id)}: already ${(await managedJobView(client, id)).status}`);
+        ctx.line(`Job ${label(id)}: already ${(await anyJobStatus(client, id))}`);
         return;
       }
       await handle.cancel();
@@ -63,7 +64,7 @@ export async function jobsCancel(
       for (;;) {
         const state = (await handle.describe()).status.name;
         if (state !== 'RUNNING') {
-          ctx.line(`Job ${label(id)}: ${state === 'CANCELLED' ? 'CANCELLED' : (await managedJobView(client, id)).status}`);
+          ctx.line(`Job ${label(id)}: ${state === 'CANCELLED' ? 'CANCELLED' : (await anyJobStatus(client, id))}`);
           return;
         }
         if (Date.now() > deadline) {

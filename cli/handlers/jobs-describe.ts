@@ -1,20 +1,82 @@
 // Handler of `petrel jobs describe ID`: the job and every attempt: where, when, why it ended.
 import { formatUsd, spanCost } from '../../core/cost.js';
 import { attemptSpan } from '../../workflows/attempt-cost.js';
-import type { AttemptView } from '../../workflows/managed-job-types.js';
+import type { Client } from '@temporalio/client';
+import { groupHostnames } from '../../core/job-group-hosts.js';
+import type { AttemptView, ManagedJobView } from '../../workflows/managed-job-types.js';
+import { UserError } from '../errors.js';
+import { findStep, isPipeline, pipelineView, stepJobView } from '../pipeline-client.js';
 import { placementLabel } from '../../core/failover.js';
 import { formatHourly } from '../../core/optimizer-table.js';
 import type { CliContext } from '../context.js';
 import { managedJobView, parseJobId } from '../managed-job-client.js';
 import { duration, formatTable } from '../table.js';
 
-export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json?: boolean }): Promise<number> {
+export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json?: boolean; task?: string }): Promise<number> {
   const client = await ctx.client();
-  const view = await managedJobView(client, parseJobId(idArg));
+  const id = parseJobId(idArg);
+  if (await isPipeline(client, id)) return describePipeline(ctx, client, id, flags);
+  if (flags.task !== undefined) throw new UserError(`--task ${flags.task}: managed job ${id} is a single task, not a pipeline or job group`);
+  const view = await managedJobView(client, id);
   if (flags.json) {
     ctx.line(JSON.stringify(view, null, 2));
     return 0;
   }
+  renderJob(ctx, view);
+  return 0;
+}
+
+/** A pipeline and its steps; with --task, one step as a managed job (its JSON is a job's). */
+async function describePipeline(ctx: CliContext, client: Client, id: number, flags: { json?: boolean; task?: string }): Promise<number> {
+  const view = await pipelineView(client, id);
+  const steps = flags.task !== undefined ? [findStep(view, flags.task)] : view.steps;
+  const jobs = await Promise.all(steps.map((s) => stepJobView(client, s)));
+  if (flags.task !== undefined) {
+    const job = jobs[0];
+    if (!job) throw new UserError(`job ${id} task ${steps[0]!.index} (${steps[0]!.name}) has not started: ${steps[0]!.status}${steps[0]!.message ? ` (${steps[0]!.message})` : ''}`);
+    if (flags.json) ctx.line(JSON.stringify(job, null, 2));
+    else renderJob(ctx, job);
+    return 0;
+  }
+  if (flags.json) {
+    ctx.line(JSON.stringify({ ...view, steps: view.steps.map((s, i) => ({ ...s, job: jobs[i] ?? null })) }, null, 2));
+    return 0;
+  }
+  const kind = view.kind === 'jobgroup' ? 'Job group' : 'Pipeline';
+  ctx.line(`${kind} ${view.jobId}${view.name ? ` (${view.name})` : ''}: ${view.status}${view.message ? ` — ${view.message.split('\n')[0]}` : ''}`);
+  ctx.line(`  user ${view.user}, submitted ${view.submittedAt}, ended ${view.endedAt ?? '-'}${view.generation ? `, resumed ${view.generation} time${view.generation > 1 ? 's' : ''}` : ''}`);
+  if (view.hosts?.members.length) {
+    ctx.line(`  hostnames (version ${view.hosts.version}): ${view.hosts.members.flatMap((m) => m.nodeIps.map((ip, r) => `${groupHostnames(view.hosts!.group, m.task, r)[0]}=${ip}`)).join(', ')}`);
+  }
+  ctx.line('');
+  ctx.line(
+    formatTable(
+      ['TASK', 'NAME', ...(view.kind === 'jobgroup' ? ['ROLE'] : []), 'RESOURCES', 'STATUS', 'INFRA', 'RECOVERIES', 'DURATION', 'WORKFLOW', 'MESSAGE'],
+      view.steps.map((s) => [
+        String(s.index),
+        s.name,
+        ...(view.kind === 'jobgroup' ? [s.role ?? '-'] : []),
+        s.resourcesSummary,
+        s.status + (s.generation !== undefined && s.generation !== view.generation ? ' (earlier run)' : ''),
+        [s.cloud, s.region].filter(Boolean).join('/') || '-',
+        String(s.recoveries),
+        s.startedAt ? duration(s.startedAt, s.endedAt) : '-',
+        s.workflowId ?? '-',
+        s.message ?? '',
+      ]),
+    ),
+  );
+  steps.forEach((s, i) => {
+    const job = jobs[i];
+    if (!job) return;
+    ctx.line('');
+    ctx.line(`── task ${s.index} (${s.name}) ──`);
+    renderJob(ctx, job);
+  });
+  return 0;
+}
+
+function renderJob(ctx: CliContext, view: ManagedJobView): void {
   ctx.line(`Managed job ${view.jobId}${view.name ? ` (${view.name})` : ''}: ${view.status}${view.message ? ` — ${view.message.split('\n')[0]}` : ''}`);
   ctx.line(`  user ${view.user}, task id ${view.taskId}`);
   ctx.line(`  resources ${view.resourcesSummary}`);
@@ -44,7 +106,6 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
       ]),
     ),
   );
-  return 0;
 }
 
 /** What an attempt's machines cost, up to now while they run. */

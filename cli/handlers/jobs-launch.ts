@@ -14,9 +14,11 @@ import { managedJobInput, submitManagedJob, submitManagedJobs } from '../managed
 import { previewPlan, renderPlan } from '../plan-preview.js';
 import { confirm } from '../prompt.js';
 import type { TaskFlags } from '../task-flags.js';
-import { flagKey, loadTask } from '../task-input.js';
+import { flagKey, loadTask, pipelineIn } from '../task-input.js';
+import { jobsResume, launchPipeline } from './jobs-pipeline.js';
 
 interface JobsLaunchFlags extends TaskFlags {
+  resume?: string;
   detachRun?: boolean;
   jobRecovery?: string;
   retryUntilUp?: boolean;
@@ -39,6 +41,12 @@ interface SubmittedJob {
 }
 
 export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined, flags: JobsLaunchFlags): Promise<number> {
+  if (flags.resume !== undefined) {
+    if (entrypoint !== undefined) throw new UserError(`--resume ${flags.resume}: resumes the pipeline as it was submitted; give no task file`);
+    return jobsResume(ctx, flags.resume, flags);
+  }
+  const pipeline = pipelineIn(entrypoint);
+  if (pipeline) return launchPipeline(ctx, pipeline, flags);
   if (flags.dryrun) return jobsDryrun(ctx, entrypoint, flags);
   if (flags.count !== undefined || flags.sweep !== undefined) return jobsLaunchBatch(ctx, entrypoint, flags);
   if (flags.json && !flags.detachRun) throw new UserError('--json prints the ids of submitted jobs; it needs -d (without -d, jobs launch streams the job\'s output)');

@@ -4,11 +4,15 @@
 import { formatSpecNotice } from '../../core/spec/index.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
-import { loadTasks } from '../task-input.js';
+import { loadTasks, type LoadedTasks } from '../task-input.js';
 
-function summary(tasks: Array<{ name?: string }>, pipelineName: string | undefined): string {
+function summary(tasks: Array<{ name?: string }>, pipelineName: string | undefined, loaded: Pick<LoadedTasks, 'execution' | 'jobGroup'>): string {
   if (tasks.length === 0) return 'no tasks';
   const names = tasks.map((t) => t.name ?? '(unnamed)').join(', ');
+  if (loaded.execution === 'parallel') {
+    const primaries = loaded.jobGroup?.primaryTasks;
+    return `job group '${pipelineName}' of ${tasks.length} task${tasks.length > 1 ? 's' : ''}: ${names}${primaries ? `; primary: ${primaries.join(', ')}` : ''}`;
+  }
   return tasks.length > 1 ? `pipeline${pipelineName ? ` '${pipelineName}'` : ''} of ${tasks.length} tasks: ${names}` : `task ${names}`;
 }
 
@@ -16,8 +20,9 @@ export async function validate(ctx: CliContext, files: string[]): Promise<number
   let bad = 0;
   for (const file of files) {
     try {
-      const { tasks, pipelineName, notices } = loadTasks(file);
-      ctx.line(`${file}: ok (${summary(tasks, pipelineName)})`);
+      const loaded = loadTasks(file);
+      const { tasks, pipelineName, notices } = loaded;
+      ctx.line(`${file}: ok (${summary(tasks, pipelineName, loaded)})`);
       for (const n of notices) ctx.note(formatSpecNotice(n));
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
