@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Records cluster-workflow histories for the replay tests: run it after a deliberate workflow
 // change (together with a patched() guard), never to paper over a replay failure.
-//   npm run build && node test/replay/record-histories.mjs
+//   npm run build && node test/replay/record-histories.mjs [SCENARIO_PREFIX]
+// (with a prefix, only the scenarios whose names start with it: the others keep their recordings)
 // It uses a private PETREL_HOME and port, drives the real CLI, and writes
 // test/replay/histories/<name>.json.
 import { spawnSync } from 'node:child_process';
@@ -80,7 +81,49 @@ const scenarios = {
     fs.writeFileSync(path.join(home, 'config.yaml'), 'local:\n  regions: [region-a, region-b, region-c]\n');
     return `job/${JSON.parse(petrel('jobs', 'queue', '--json').stdout)[0].id}`;
   },
+  // a 3-step pipeline whose middle step is preempted once and recovered
+  'pipeline-recovered': () => {
+    const gate = path.join(home, 'pgate');
+    const file = path.join(home, 'pipeline.yaml');
+    fs.writeFileSync(file, ['name: recpipe', '---', 'name: a', 'run: echo a', '---', 'name: b', `run: while [ ! -f ${gate} ]; do sleep 0.2; done`, '---', 'name: c', 'run: echo c', ''].join('\n'));
+    const id = Number(petrel('jobs', 'launch', '-d', '-y', file).stdout.trim());
+    const stepRunning = (attempts) => (v) => v.steps[1].job && running(attempts)(v.steps[1].job);
+    waitUntil(id, stepRunning(1));
+    petrel('debug', 'preempt', '--job', `${id}/1`);
+    waitUntil(id, stepRunning(2));
+    fs.writeFileSync(gate, '');
+    return `job/${id}`;
+  },
+  // a pipeline whose second step fails, resumed after the cause is fixed (the history of the resumed run)
+  'pipeline-resumed': () => {
+    const fixed = path.join(home, 'fixed');
+    const file = path.join(home, 'flaky.yaml');
+    fs.writeFileSync(file, ['name: recflaky', '---', 'name: a', 'run: echo a', '---', 'name: b', `run: test -f ${fixed}`, ''].join('\n'));
+    petrel('jobs', 'launch', '-y', file);
+    const id = JSON.parse(petrel('jobs', 'queue', '--json').stdout)[0].id;
+    fs.writeFileSync(fixed, '');
+    petrel('jobs', 'resume', String(id), '-y');
+    return `job/${id}`;
+  },
+  // a job group: a server found by hostname, a primary client, the server cancelled after its delay
+  'pipeline-jobgroup': () => {
+    const file = path.join(home, 'group.yaml');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    fs.writeFileSync(
+      file,
+      [
+        'name: recgroup', 'execution: parallel', 'primary_tasks: [client]', 'termination_delay: 1s',
+        '---', 'name: server', `run: mkdir -p w && echo hi > w/i && exec python3 -m http.server ${port} --bind 127.0.0.1 --directory w`,
+        '---', 'name: client', `run: until python3 -c 'import urllib.request; urllib.request.urlopen("http://server-0.recgroup:${port}/i")'; do sleep 0.2; done`, '',
+      ].join('\n'),
+    );
+    petrel('jobs', 'launch', '-y', file);
+    return `job/${JSON.parse(petrel('jobs', 'queue', '--json').stdout)[0].id}`;
+  },
 };
+
+const only = process.argv[2];
+const chosen = Object.entries(scenarios).filter(([name]) => !only || name.startsWith(only));
 
 const { findTemporalBinary } = await import('../../dist/cli/embedded/temporal-binary.js');
 const { petrelDataConverter } = await import('../../dist/codec/data-converter.js');
@@ -91,7 +134,7 @@ try {
   const temporalBin = findTemporalBinary(home);
   const client = new Client({ connection: await Connection.connect({ address: `127.0.0.1:${port}` }), dataConverter: petrelDataConverter(loadKeyring(home, env)) });
   fs.mkdirSync(out, { recursive: true });
-  for (const [name, run] of Object.entries(scenarios)) {
+  for (const [name, run] of chosen) {
     const workflowId = run();
     const handle = client.workflow.getHandle(workflowId);
     await handle.result().catch(() => undefined); // a cancelled job ends as Canceled
@@ -100,6 +143,15 @@ try {
     if (shown.status !== 0) throw new Error(shown.stderr);
     fs.writeFileSync(path.join(out, `${name}.json`), shown.stdout);
     console.log(`wrote ${name}.json (${JSON.parse(shown.stdout).events.length} events)`);
+    // A pipeline's steps are workflows of their own: their histories are recorded beside it.
+    if (name.startsWith('pipeline-')) {
+      const steps = JSON.parse(petrel('jobs', 'describe', workflowId.replace(/^job\//, ''), '--json').stdout).steps;
+      for (const step of steps.filter((s) => s.workflowId)) {
+        const stepShown = spawnSync(temporalBin, ['workflow', 'show', '-w', step.workflowId, '--output', 'json', '--address', `127.0.0.1:${port}`], { encoding: 'utf8' });
+        if (stepShown.status !== 0) throw new Error(stepShown.stderr);
+        fs.writeFileSync(path.join(out, `${name}.step-${step.index}.json`), stepShown.stdout);
+      }
+    }
   }
   await client.connection.close();
 } finally {
