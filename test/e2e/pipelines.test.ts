@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ManagedJobView } from '../../workflows/managed-job-types.js';
 import type { PipelineView, StepView } from '../../workflows/pipeline-types.js';
 import { clusterDirs, THREE_REGIONS, writeConfig } from '../support/jobs.js';
+import { withClient } from '../support/client.js';
 import { alive, PetrelEnv, waitFor } from '../support/petrel.js';
 
 let p: PetrelEnv;
@@ -79,6 +80,18 @@ describe('pipelines', () => {
     const recovered = await waitForPipeline(id, (v) => stepRunning(v, 1) && v.steps[1]!.job!.attempts.length === 2, 'train running again');
     expect(recovered.status).toBe('RUNNING');
     expect(recovered.steps[2]!.status).toBe('PENDING');
+    // The Temporal UI: the pipeline and its steps as parent and child, each with a summary, and
+    // the pipeline's current details saying which step runs where.
+    await withClient(p, async (client) => {
+      const parent = await client.workflow.getHandle(`job/${id}`).describe();
+      expect(await parent.staticSummary()).toBe('pipeline pipe: prep → train → eval');
+      const child = await client.workflow.getHandle(`job/${id}/1`).describe();
+      expect(await child.staticSummary()).toBe('step 2/3 train · *, 1x node');
+      expect(child.parentExecution?.workflowId).toBe(`job/${id}`);
+      const meta = await client.workflow.getHandle(`job/${id}`).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(meta.currentDetails).toMatch(/step 2\/3 train: RUNNING on local\/region-\w, 1 recovery/);
+      expect(meta.currentDetails).toContain('step 1/3 prep: SUCCEEDED');
+    });
     fs.writeFileSync(path.join(dir, 'train.go'), '');
     const v = await waitForPipeline(id, (x) => x.status === 'SUCCEEDED', 'success');
     expect(v.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
