@@ -8,6 +8,7 @@ import { mapProviderErrors } from './failures.js';
 import { endedWorkflows } from './host-leases.js';
 import { planTask } from './plan.js';
 import { describeInfeasible } from '../core/infeasible.js';
+import { createCheckpointActivities } from './checkpoints.js';
 import { createGroupHostsActivities } from './group-hosts.js';
 
 export function createJobActivities(ctx: ProviderContext) {
@@ -23,7 +24,7 @@ export function createJobActivities(ctx: ProviderContext) {
     });
   }
 
-  return { planPlacements, endedWorkflows, ...createGroupHostsActivities(ctx) };
+  return { planPlacements, endedWorkflows, ...createGroupHostsActivities(ctx), ...createCheckpointActivities(ctx) };
 }
 
 export type JobActivities = ReturnType<typeof createJobActivities>;

@@ -58,6 +58,7 @@ export function managedJobInput(
     retryUntilUp: !!opts.retryUntilUp,
     unreachableGraceSeconds: jobsConfig.unreachable_grace_seconds,
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+    ...(task.checkpoint ? { checkpoint: task.checkpoint } : {}),
     resourcesSummary: describeResources(candidates[0]!, task.numNodes) + (candidates.length > 1 ? ` (+${candidates.length - 1} more)` : ''),
   };
 }

@@ -11,6 +11,10 @@ const JobsConfigSchema = z
     unreachable_grace_seconds: z.number().positive().default(30),
     /** a budget (USD) for every managed job that sets no --max-cost of its own */
     max_cost: z.number().positive().optional(),
+    /** where workers keep checkpoint snapshots of tasks that name no store (s3://, gs://, file:///; default: each worker's home) */
+    checkpoint_store: z.string().regex(/^(s3|gs|file):\/\/./, 'expected s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or file:///DIR').optional(),
+    /** days a job's snapshots are kept after its newest one (default 7) */
+    checkpoint_retention_days: z.number().positive().optional(),
   })
   .strict();
 

@@ -87,6 +87,18 @@ export interface TaskSpec {
   run?: string;
   config: Record<string, unknown>;
   volumes: Record<string, unknown>;
+  /** Petrel's extension: a directory snapshotted off the node and restored after a recovery */
+  checkpoint?: CheckpointSpec;
+}
+
+export interface CheckpointSpec {
+  /** relative to the node's own home */
+  path: string;
+  intervalSeconds: number;
+  /** complete snapshots kept */
+  keep: number;
+  /** s3://, gs:// or file:/// — absent: the worker's own store */
+  store?: string;
 }
 
 /** SkyPilot's JobGroup settings (a header with `execution: parallel`). */

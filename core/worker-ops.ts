@@ -4,7 +4,7 @@
 import type { ClusterHandle, WorkerRef } from './cluster-state.js';
 
 /** The only activities a worker-operation workflow runs. */
-export const WORKER_OPS = ['readLogs', 'checkInfra', 'listGpus', 'debugPreempt', 'debugUnreachable'] as const;
+export const WORKER_OPS = ['readLogs', 'checkInfra', 'listGpus', 'debugPreempt', 'debugUnreachable', 'readCheckpoint'] as const;
 export type WorkerOp = (typeof WORKER_OPS)[number];
 
 export function isWorkerOp(op: unknown): op is WorkerOp {
@@ -101,6 +101,28 @@ export interface ListGpusResult {
   /** places that could not be asked, with why */
   problems: string[];
 }
+
+/** `jobs checkpoints --download`: a snapshot's file list, or one piece of one of its files. */
+export interface ReadCheckpointRequest {
+  taskId: string;
+  /** the task's own store (absent: the worker's) */
+  store?: string;
+  /** the snapshot (absent: the newest) */
+  seq?: number;
+  /** a piece of one file, by its content id; absent: the file list */
+  piece?: { sha256: string; offset: number; maxBytes: number };
+}
+
+export interface ReadCheckpointResult {
+  manifest?: { seq: number; attempt: number; takenAt: string; marker: string; files: Array<{ path: string; size: number; mode: number; sha256: string }> };
+  /** base64: bytes nested in a result would not survive the JSON payload converter */
+  data?: string;
+  /** the store has no such snapshot (pruned, expired, or never taken) */
+  missing?: string;
+}
+
+/** At most this many bytes of a checkpoint file per read: under Temporal's 2 MB payload limit. */
+export const CHECKPOINT_READ_MAX_BYTES = 1 << 20;
 
 export interface DebugPreemptRequest {
   handle: ClusterHandle;

@@ -2,7 +2,7 @@
 import type { ClusterHandle, WorkerRef } from '../core/cluster-state.js';
 import type { BlockedScope, PlacementCandidate } from '../core/failover.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
-import type { RecoveryStrategy, ResourceRequest } from '../core/task.js';
+import type { CheckpointSpec, RecoveryStrategy, ResourceRequest } from '../core/task.js';
 import type { GroupHostsOnNode } from '../activities/group-hosts.js';
 import type { JobPayload } from './cluster-types.js';
 import type { StepContext } from './pipeline-types.js';
@@ -25,6 +25,8 @@ export interface ManagedJobInput extends JobPayload {
   maxCostUsd?: number;
   /** set when this job is one step of a pipeline or a member of a job group */
   step?: StepContext;
+  /** the task's `checkpoint:` (snapshotted off the node, restored after a recovery) */
+  checkpoint?: CheckpointSpec;
 }
 
 export interface AttemptView {
@@ -55,6 +57,37 @@ export interface AttemptView {
   handle?: ClusterHandle;
   /** job groups: where the group's hosts file is on each node of this attempt */
   groupHosts?: GroupHostsOnNode[];
+  /** checkpoints: the directory on each node (rank order), and the snapshot restored onto them */
+  checkpointPaths?: string[];
+  restoredFrom?: CheckpointSnapshot;
+}
+
+/** One complete checkpoint snapshot, as the job's view lists it. */
+export interface CheckpointSnapshot {
+  seq: number;
+  /** the attempt whose node it was taken from */
+  attempt: number;
+  takenAt: string;
+  bytes: number;
+  files: number;
+  /** what the job wrote into its marker */
+  marker: string;
+  /** bytes actually copied off the node for it (the rest was unchanged) */
+  copiedBytes?: number;
+  /** why it was taken: every interval, or when the attempt ended */
+  reason?: 'interval' | 'final';
+}
+
+export interface CheckpointView {
+  /** where snapshots are kept (a store URL; file:// is on the worker named below) */
+  store?: string;
+  worker?: WorkerRef;
+  intervalSeconds: number;
+  keep: number;
+  /** the complete snapshots kept, oldest first */
+  snapshots: CheckpointSnapshot[];
+  /** the last attempt at one that did not produce a snapshot, and why */
+  lastSkipped?: { at: string; why: string };
 }
 
 export interface ManagedJobView {
@@ -76,4 +109,5 @@ export interface ManagedJobView {
   message?: string;
   /** USD spent by the attempts that have ended (running ones: see core/cost.ts) */
   spentUsd?: number;
+  checkpoint?: CheckpointView;
 }

@@ -15,6 +15,7 @@ import { activities, SHORT, TEARDOWN } from './activity-options.js';
 import type { WorkerRef } from '../core/cluster-state.js';
 import { errorMessage, failureDetail, failureDetails, failureType } from './failure-info.js';
 import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
+import { CheckpointFailed, JobCheckpoints } from './job-checkpoints.js';
 import { runToCompletion } from './uninterruptible.js';
 import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
@@ -79,6 +80,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   // on its nodes whenever another member moves.
   const group = input.step?.group ? new GroupMembership(input.step, (m) => (view.message = m)) : undefined;
   const pipeline = input.step ? new PipelineNotifier(input.step) : undefined;
+  const checkpoints = input.checkpoint ? new JobCheckpoints(input.checkpoint, view.taskId, input.step ? `job ${input.jobId} task ${input.step.index}` : `job ${input.jobId}`) : undefined;
+  if (checkpoints) view.checkpoint = checkpoints.view;
   /** Cluster names, provision keys and phase keys: a pipeline's steps must not share them. */
   const prefix = input.step?.clusterPrefix ?? `job-${input.jobId}`;
 
@@ -236,7 +239,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       taskId: view.taskId,
       numNodes: input.numNodes,
       envs: input.step ? { ...input.envs, ...stepEnv(input.step) } : input.envs,
-      ...(attempt.groupHosts ? { envByRank: group!.envByRank(attempt, input.envs.LD_PRELOAD) } : {}),
+      ...(attempt.groupHosts || attempt.checkpointPaths ? { envByRank: perNodeEnv(attempt) } : {}),
       sealedSecrets: input.sealedSecrets,
       gpusPerNode: input.gpusPerNode,
       withWorkdir: !!input.workdir,
@@ -245,9 +248,25 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     }, inbox);
   }
 
+  /** A job group's hostnames and the checkpoint directory differ per node. */
+  function perNodeEnv(attempt: AttemptView): Array<Record<string, string>> {
+    const hosts = attempt.groupHosts ? group!.envByRank(attempt, input.envs.LD_PRELOAD) : [];
+    const ckpt = checkpoints?.envByRank(attempt) ?? [];
+    return Array.from({ length: Math.max(hosts.length, ckpt.length) }, (_, i) => ({ ...hosts[i], ...ckpt[i] }));
+  }
+
   /** Runs setup and the task on a launched attempt; returns where to recover from, or ends the job. */
   async function runAttempt(attempt: AttemptView): Promise<{ avoid?: Placement }> {
     if (group) await group.join(attempt);
+    if (checkpoints) {
+      try {
+        await checkpoints.restore(attempt);
+      } catch (err) {
+        if (!(err instanceof CheckpointFailed)) throw err;
+        await teardownLive('precheck_failed', err.message);
+        end('FAILED_PRECHECKS', err.message);
+      }
+    }
     if (input.setup) {
       const setup = await phase(attempt, 'setup', input.setup);
       recordLogWorker(attempt, 'setup', setup.archivedBy);
@@ -261,6 +280,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     attempt.runningAt = nowIso();
     view.startedAt ??= nowIso();
     let run: RunOnNodesResult;
+    checkpoints?.start(attempt);
     try {
       run = input.run ? await phase(attempt, 'run', input.run) : { exitCodes: [0], exitCode: 0 };
       if (input.run) recordLogWorker(attempt, 'run', run.archivedBy);
@@ -269,10 +289,13 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       recordLogWorker(attempt, 'run', failureDetail<WorkerRef>(err, 1));
       // A watched phase says when its workflow learned of the loss; the old per-job activity did not.
       attempt.endedAt ??= failureDetail<string>(err, 2);
+      // What the lost nodes still hold (a spot notice gives minutes) is worth one last look.
+      await checkpoints?.end(attempt);
       view.recoveries++;
       await teardownLive('preempted', errorMessage(err));
       return { avoid: attempt };
     }
+    await checkpoints?.end(attempt);
     attempt.exitCode = run.exitCode;
     if (run.exitCode === 0) {
       await teardownLive('succeeded');
@@ -336,6 +359,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   } finally {
     await CancellationScope.nonCancellable(async () => {
       if (cancelled) setStatus('CANCELLING');
+      // Cancelled (or stopped) mid-run: the run's last state is kept before the nodes go.
+      if (checkpoints && live?.runningAt && live.checkpointPaths) await checkpoints.end(live);
       const budgetNote = `stopped before its spend would pass the --max-cost budget of ${formatUsd(input.maxCostUsd ?? 0)}`;
       await teardownLive(cancelled || overBudget ? 'cancelled' : 'error', cancelled ? 'job cancelled' : overBudget ? budgetNote : view.message);
       if (cancelled) setStatus('CANCELLED', 'cancelled by user');

@@ -26,6 +26,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { WorkerActivities } from '../activities/worker-activities.js';
+import type { createCheckpointReads } from '../activities/checkpoint-reads.js';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../core/failures.js';
 import { TASK_QUEUE } from '../core/names.js';
 import { isWorkerOp, NO_WORKER_FAILURE, noWorkerMessage, SESSION_RENEWING, WAIT_FOR_WORKER_MS, type WorkerOperationRequest } from '../core/worker-ops.js';
@@ -47,7 +48,7 @@ function pickedUpByNoOne(err: unknown): boolean {
 export async function workerOperationWorkflow(req: WorkerOperationRequest): Promise<unknown> {
   if (!isWorkerOp(req.op)) throw ApplicationFailure.nonRetryable(`'${String(req.op)}' is not an operation a worker runs for the CLI`);
   const taskQueue = req.queue ?? TASK_QUEUE;
-  const acts = proxyActivities<WorkerActivities>({
+  const acts = proxyActivities<WorkerActivities & ReturnType<typeof createCheckpointReads>>({
     taskQueue,
     summary: `${req.op}: ${req.what}`,
     scheduleToStartTimeout: WAIT_FOR_WORKER_MS,

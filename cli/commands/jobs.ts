@@ -54,6 +54,15 @@ export function registerJobs(program: Command): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .action(lazy(() => import('../handlers/jobs-cancel.js'), 'jobsCancel'));
   jobs
+    .command('checkpoints')
+    .description("a managed job's checkpoint snapshots; --download DIR fetches one (the newest by default)")
+    .argument('<id>', 'job id')
+    .option('--task <n|name>', "a pipeline's task: its index or name")
+    .option('--download <dir>', 'write the snapshot\'s files into DIR')
+    .option('--snapshot <n>', 'with --download: this snapshot instead of the newest')
+    .option('--json', 'machine-readable output')
+    .action(lazy(() => import('../handlers/jobs-checkpoints.js'), 'jobsCheckpoints'));
+  jobs
     .command('describe')
     .description('a managed job and every attempt it made: where, when, and why it ended')
     .argument('<id>', 'job id')

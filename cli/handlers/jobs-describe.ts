@@ -3,7 +3,8 @@ import { formatUsd, spanCost } from '../../core/cost.js';
 import { attemptSpan } from '../../workflows/attempt-cost.js';
 import type { Client } from '@temporalio/client';
 import { groupHostnames } from '../../core/job-group-hosts.js';
-import type { AttemptView, ManagedJobView } from '../../workflows/managed-job-types.js';
+import type { AttemptView, CheckpointView, ManagedJobView } from '../../workflows/managed-job-types.js';
+import { describeWorker } from '../../core/worker-ops.js';
 import { UserError } from '../errors.js';
 import { findStep, isPipeline, pipelineView, stepJobView } from '../pipeline-client.js';
 import { placementLabel } from '../../core/failover.js';
@@ -102,10 +103,39 @@ function renderJob(ctx: CliContext, view: ManagedJobView): void {
         a.startedAt,
         duration(a.startedAt, a.endedAt),
         a.outcome + (a.exitCode !== undefined && a.exitCode !== 0 ? ` (exit ${a.exitCode ?? '?'})` : ''),
-        a.reason ?? '',
+        [a.restoredFrom ? `restored snapshot ${a.restoredFrom.seq} (attempt ${a.restoredFrom.attempt})` : '', a.reason ?? ''].filter(Boolean).join('; '),
       ]),
     ),
   );
+  if (view.checkpoint) renderCheckpoints(ctx, view.checkpoint);
+}
+
+export function renderCheckpoints(ctx: CliContext, c: CheckpointView): void {
+  ctx.line('');
+  const where = c.store ? `${c.store}${c.worker && c.store.startsWith('file://') ? ` (on ${describeWorker(c.worker)})` : ''}` : 'not yet known';
+  ctx.line(`Checkpoints: every ${c.intervalSeconds} s, the newest ${c.keep} kept, in ${where}`);
+  if (c.snapshots.length === 0) ctx.line('  no complete snapshot yet');
+  else {
+    ctx.line(
+      formatTable(
+        ['SNAPSHOT', 'ATTEMPT', 'TAKEN', 'FILES', 'SIZE', 'COPIED', 'WHY', 'MARKER'],
+        c.snapshots.map((s) => [String(s.seq), String(s.attempt), s.takenAt, String(s.files), formatBytes(s.bytes), s.copiedBytes !== undefined ? formatBytes(s.copiedBytes) : '-', s.reason ?? '-', s.marker || '-']),
+      ),
+    );
+  }
+  if (c.lastSkipped) ctx.line(`  last skipped at ${c.lastSkipped.at}: ${c.lastSkipped.why}`);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
 /** What an attempt's machines cost, up to now while they run. */

@@ -1,4 +1,5 @@
 // One validated task mapping → TaskSpec, plus the cross-field checks that zod cannot express.
+import { buildCheckpoint } from './checkpoint.js';
 import type { TaskSpec } from '../task.js';
 import { secretRefName } from './env.js';
 import { compact, hasOwn, isPlainObject, type Parsed, type Problem } from './problems.js';
@@ -73,6 +74,7 @@ export function buildTask(shape: TaskShape): Parsed<TaskSpec> {
     run: shape.run,
     config: shape.config ?? {},
     volumes: shape.volumes ?? {},
+    checkpoint: shape.checkpoint ? buildCheckpoint(shape.checkpoint) : undefined,
   });
   // Plain JSON by contract (Temporal payloads); this also unshares YAML alias references.
   return { ok: true, value: JSON.parse(JSON.stringify(task)) as TaskSpec };

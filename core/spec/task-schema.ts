@@ -7,6 +7,7 @@ import { fail, isPlainObject, ok, showValue, type Parsed } from './problems.js';
 import { RESOURCE_FIELD_NAMES, resourcesSchema, TASK_FIELD_NAMES, type ResourcesSpec } from './resources-schema.js';
 import { parseBool, parseInteger, parseString, parseText } from './scalars.js';
 import { parsePool, parseService } from './service.js';
+import { checkpointShape, type CheckpointShape } from './checkpoint.js';
 import { INPUTS_OUTPUTS, MANAGED_SECRETS, TASK_CONFIG, VOLUME_MOUNTS } from './skypilot-schemas.js';
 import { field, optionalShape, required, scalarOrShape, strictShape } from './zod-kit.js';
 
@@ -135,8 +136,10 @@ export const taskShape = strictShape(
     file_mounts_mapping: dropped(parseObject('internal file mount paths')),
     volume_mounts: dropped(parseVolumeMounts),
     _metadata: dropped(parseObject('internal metadata')),
+    // Petrel's own (SkyPilot would reject the file): see checkpoint.ts.
+    checkpoint: optionalShape(checkpointShape),
   },
-  { what: 'task fields', allowed: [...TASK_FIELD_NAMES, ...ACCEPTED_ELSEWHERE], misplaced: misplacedAtTop },
+  { what: 'task fields', allowed: [...TASK_FIELD_NAMES, ...ACCEPTED_ELSEWHERE, 'checkpoint'], misplaced: misplacedAtTop },
 );
 
 
@@ -153,4 +156,5 @@ export interface TaskShape {
   run?: string;
   config?: Record<string, unknown>;
   volumes?: Record<string, unknown>;
+  checkpoint?: CheckpointShape;
 }

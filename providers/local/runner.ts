@@ -1,5 +1,5 @@
 // Command runner for a local node: commands run in the node's home directory.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandRunner, DetachedJobSpec, RunResult } from '../types.js';
@@ -30,6 +30,18 @@ export class LocalRunner implements CommandRunner {
           resolve({ exitCode: code, stdout, stderr });
         },
       );
+    });
+  }
+
+  stream(command: string, onData: (chunk: Buffer) => void, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
+    fs.mkdirSync(this.home, { recursive: true });
+    return new Promise((resolve, reject) => {
+      const child = spawn('bash', ['-c', command], { cwd: this.home, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+      const stderr: Buffer[] = [];
+      child.stdout.on('data', onData);
+      child.stderr.on('data', (d: Buffer) => stderr.length < 256 && stderr.push(d));
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ exitCode: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stderr: Buffer.concat(stderr).toString('utf8') }));
     });
   }
 

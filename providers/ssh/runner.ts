@@ -86,6 +86,14 @@ export class SshRunner implements CommandRunner {
     return r.stdout.toString('utf8');
   }
 
+  async stream(command: string, onData: (chunk: Buffer) => void, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
+    const root = this.root();
+    const script = [`mkdir -p -- ${shellQuote(root)} && cd -- ${shellQuote(root)} || exit 1`, `exec bash -c ${shellQuote(command)}`].join('\n');
+    // Not retried on a fresh connection: onData may have had part of the output already.
+    const r = await this.withConnection((c) => c.exec(bashCommand(script), { onStdout: onData, timeoutMs: opts.timeoutMs ?? 3600_000, onTimeout: 'fail', idleTimeoutMs: 120_000 }));
+    return { exitCode: r.exitCode, stderr: r.stderr.toString('utf8') };
+  }
+
   async run(command: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
     const root = this.root();
     const exports = exportLine(opts.env);
