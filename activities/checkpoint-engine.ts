@@ -28,9 +28,15 @@ import { shellQuote } from '../providers/shell-quote.js';
 import type { ObjectStore } from '../providers/storage/types.js';
 import { ProviderError, type CommandRunner } from '../providers/types.js';
 
+/** A path for the node's shell: `~/x` is the user's home there (as a job sees it), anything else as written. */
+export function nodeShellPath(dir: string): string {
+  if (dir === '~') return '"$HOME"';
+  return dir.startsWith('~/') ? `"$HOME"/${shellQuote(dir.slice(2))}` : shellQuote(dir);
+}
+
 const LIST_SCRIPT = (dir: string) =>
   [
-    `mkdir -p -- ${shellQuote(dir)} && cd -- ${shellQuote(dir)} || exit 1`,
+    `mkdir -p -- ${nodeShellPath(dir)} && cd -- ${nodeShellPath(dir)} || exit 1`,
     `printf 'dir\\t%s\\n' "$PWD"`,
     `find . -type f -printf 'f\\t%s\\t%T@\\t%m\\t%P\\n'`,
   ].join('\n');
@@ -131,7 +137,7 @@ function sameFiles(listing: Listing, files: ManifestFile[]): boolean {
 }
 
 /** One tar stream of `paths` (relative to dir) from the node, unpacked into `into` by the worker's tar. */
-async function streamFilesOff(runner: CommandRunner, dir: string, paths: string[], into: string, onBytes: (n: number) => void): Promise<void> {
+export async function streamFilesOff(runner: CommandRunner, dir: string, paths: string[], into: string, onBytes: (n: number) => void): Promise<void> {
   const list = Buffer.from(paths.map((p) => `${p}\0`).join('')).toString('base64');
   // A long list is not worth passing on a command line: then the whole directory goes.
   const select = list.length > 96 * 1024 ? `tar -cf - .` : `printf %s ${shellQuote(list)} | base64 -d | tar -cf - --null -T -`;
@@ -140,7 +146,7 @@ async function streamFilesOff(runner: CommandRunner, dir: string, paths: string[
   tar.stderr.on('data', (d: Buffer) => tarErr.length < 64 && tarErr.push(d));
   const unpacked = new Promise<number>((resolve) => tar.on('close', (code) => resolve(code ?? 1)));
   tar.stdin.on('error', () => undefined);
-  const r = await runner.stream!(`cd -- ${shellQuote(dir)} && ${select}`, (chunk) => {
+  const r = await runner.stream!(`cd -- ${nodeShellPath(dir)} && ${select}`, (chunk) => {
     onBytes(chunk.length);
     tar.stdin.write(chunk);
   });

@@ -10,6 +10,7 @@ import { planTask } from './plan.js';
 import { describeInfeasible } from '../core/infeasible.js';
 import { createCheckpointActivities } from './checkpoints.js';
 import { createGroupHostsActivities } from './group-hosts.js';
+import { createStorageMountActivities } from './storage-mounts.js';
 
 export function createJobActivities(ctx: ProviderContext) {
   /**
@@ -24,7 +25,7 @@ export function createJobActivities(ctx: ProviderContext) {
     });
   }
 
-  return { planPlacements, endedWorkflows, ...createGroupHostsActivities(ctx), ...createCheckpointActivities(ctx) };
+  return { planPlacements, endedWorkflows, ...createGroupHostsActivities(ctx), ...createCheckpointActivities(ctx), ...createStorageMountActivities(ctx) };
 }
 
 export type JobActivities = ReturnType<typeof createJobActivities>;

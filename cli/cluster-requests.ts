@@ -1,4 +1,5 @@
 // From a validated task to the messages the cluster workflow takes.
+import { planStorageMount, type StorageMountRequest } from '../core/storage-mounts.js';
 import os from 'node:os';
 import type { ResourceRequest, TaskSpec } from '../core/task.js';
 import { loadKeyring } from '../codec/keys.js';
@@ -85,6 +86,7 @@ export function jobRequest(home: string, task: TaskSpec, r: ResourceRequest, wit
     sealedSecrets: Object.keys(secrets).length > 0 ? sealAll(loadKeyring(home), secrets) : {},
     workdir: typeof task.workdir === 'string' ? task.workdir : undefined,
     fileMounts: localFileMounts(task),
+    ...(storageMountsOf(task).length ? { storageMounts: storageMountsOf(task) } : {}),
     numNodes: task.numNodes,
     gpusPerNode: Object.values(r.accelerators ?? {})[0] ?? 0,
   };
@@ -92,8 +94,17 @@ export function jobRequest(home: string, task: TaskSpec, r: ResourceRequest, wit
 
 /** destination on the node → absolute local source (loadTask has resolved and checked them) */
 function localFileMounts(task: TaskSpec): Record<string, string> | undefined {
-  const mounts = Object.entries(task.fileMounts).flatMap(([dest, m]) => (m.kind === 'path' ? [[dest, m.source] as const] : []));
+  const mounts = Object.entries(task.fileMounts).flatMap(([dest, m]) => (m.kind === 'path' && !planStorageMount(dest, m) ? [[dest, m.source] as const] : []));
   return mounts.length > 0 ? Object.fromEntries(mounts) : undefined;
+}
+
+/** The task's bucket mounts (loadTask has checked them and made local sources absolute). */
+export function storageMountsOf(task: TaskSpec): StorageMountRequest[] {
+  return Object.entries(task.fileMounts).flatMap(([dest, m]) => {
+    const planned = planStorageMount(dest, m);
+    if (!planned?.ok) return [];
+    return [{ ...planned.mount, ...(planned.localSource ? { upload: planned.localSource } : {}) }];
+  });
 }
 
 export function generatedClusterName(): string {

@@ -13,6 +13,7 @@ import {
   type SpecNotice,
   type TaskOverrides,
 } from '../core/spec/index.js';
+import { planStorageMount } from '../core/storage-mounts.js';
 import type { JobGroup, TaskSpec } from '../core/task.js';
 import { UserError } from './errors.js';
 import type { TaskFlags } from './task-flags.js';
@@ -161,7 +162,7 @@ function prepareTask(task: TaskSpec, file: string | undefined, overrides: TaskOv
   } else if (task.workdir) {
     throw new UserError(`${file}: workdir: git workdirs (url/ref) are not supported by Petrel yet; use a local directory`);
   }
-  return { ...task, fileMounts: resolveFileMounts(task, file ?? 'command line') };
+  return { ...task, fileMounts: resolveFileMounts(task, file ?? 'command line', jobs ? 'jobs launch' : 'launch') };
 }
 
 export interface LoadedPipeline {
@@ -206,14 +207,28 @@ export function pipelineIn(entrypoint: string | undefined): LoadedTasks | undefi
   return loaded.tasks.length > 1 || loaded.execution === 'parallel' ? loaded : undefined;
 }
 
-/** Local sources become absolute paths that exist; storage and cloud URIs are refused. */
-function resolveFileMounts(task: TaskSpec, where: string): TaskSpec['fileMounts'] {
+/**
+ * Local sources become absolute paths that exist; bucket mounts (S3, GCS) are checked, with their
+ * local `source` (uploaded into a bucket Petrel creates) made absolute; what Petrel cannot serve
+ * is refused with the reason.
+ */
+function resolveFileMounts(task: TaskSpec, where: string, what: string): TaskSpec['fileMounts'] {
   const out: TaskSpec['fileMounts'] = {};
+  const absolute = (source: string) => path.resolve(source.replace(/^~(?=\/|$)/, os.homedir()));
   for (const [dest, mount] of Object.entries(task.fileMounts)) {
-    if (mount.kind !== 'path' || /^[a-z][a-z0-9+.-]*:\/\//i.test(mount.source)) {
-      throw new UserError(`${where}: file_mounts.${dest}: cloud storage mounts are not supported by Petrel yet; mount a local path`);
+    const planned = planStorageMount(dest, mount);
+    if (planned) {
+      if (!planned.ok) throw new UserError(`${where}: file_mounts.${dest}: ${planned.message}`);
+      if (what !== 'jobs launch') throw new UserError(`${where}: file_mounts.${dest}: bucket mounts run with managed jobs for now (petrel jobs launch); mount a local path here`);
+      if (planned.localSource !== undefined && mount.kind === 'storage') {
+        const source = absolute(planned.localSource);
+        if (!fs.existsSync(source) || !fs.statSync(source).isDirectory()) throw new UserError(`${where}: file_mounts.${dest}.source: local directory '${planned.localSource}' does not exist`);
+        out[dest] = { ...mount, source };
+      } else out[dest] = mount;
+      continue;
     }
-    const source = path.resolve(mount.source.replace(/^~(?=\/|$)/, os.homedir()));
+    if (mount.kind !== 'path') throw new UserError(`${where}: file_mounts.${dest}: not a mount Petrel can serve`);
+    const source = absolute(mount.source);
     if (!fs.existsSync(source)) throw new UserError(`${where}: file_mounts.${dest}: local path '${mount.source}' does not exist`);
     out[dest] = { kind: 'path', source };
   }

@@ -1,4 +1,5 @@
 // Messages and views of the cluster workflow, shared by the workflow, the worker and the CLI.
+import type { StorageMountRequest } from '../core/storage-mounts.js';
 import type { BilledSpan } from '../core/cost.js';
 import type { Quantity } from '../core/task.js';
 import type { ClusterHandle, ClusterJobStatus, ClusterStatus, WorkerRef } from '../core/cluster-state.js';
@@ -39,6 +40,8 @@ export interface JobPayload {
   workdir?: string;
   /** destination on the node → local source (file or directory) on the worker's machine */
   fileMounts?: Record<string, string>;
+  /** file_mounts backed by buckets (S3, GCS) */
+  storageMounts?: StorageMountRequest[];
   gpusPerNode: number;
 }
 

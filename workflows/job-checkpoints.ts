@@ -12,7 +12,7 @@ import type { AttemptView, CheckpointSnapshot, CheckpointView } from './managed-
 import { nowIso } from './workflow-time.js';
 
 /** A snapshot or restore moves data: it may take long, but must keep heartbeating. */
-const TRANSFER: ActivityOptions = {
+export const TRANSFER: ActivityOptions = {
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '30s',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -20,7 +20,7 @@ const TRANSFER: ActivityOptions = {
 };
 
 /** The last snapshot of nodes that are going away: one try, quickly, or none. */
-const LAST_CHANCE: ActivityOptions = { ...TRANSFER, startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 2, initialInterval: '1s' } };
+export const LAST_CHANCE: ActivityOptions = { ...TRANSFER, startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 2, initialInterval: '1s' } };
 
 /** How long a job may take to save after SIGTERM before its last snapshot is taken anyway. */
 const SIGTERM_GRACE_SECONDS = 60;

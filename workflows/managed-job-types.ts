@@ -110,4 +110,15 @@ export interface ManagedJobView {
   /** USD spent by the attempts that have ended (running ones: see core/cost.ts) */
   spentUsd?: number;
   checkpoint?: CheckpointView;
+  /** bucket mounts (file_mounts backed by S3/GCS) */
+  storage?: StorageView;
+}
+
+export interface StorageView {
+  mounts: Array<{ dest: string; url: string; mode: string; created: boolean; files: number; bytes: number }>;
+  /** buckets Petrel created with persistent: false, deleted when the job ends */
+  toDelete: string[];
+  deleted?: string[];
+  /** the last sync of MOUNT_CACHED changes back to their buckets */
+  lastFlush?: { at: string; files: number; bytes: number; error?: string };
 }

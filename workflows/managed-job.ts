@@ -16,6 +16,7 @@ import type { WorkerRef } from '../core/cluster-state.js';
 import { errorMessage, failureDetail, failureDetails, failureType } from './failure-info.js';
 import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
 import { CheckpointFailed, JobCheckpoints } from './job-checkpoints.js';
+import { JobStorage, StorageMountFailed } from './job-storage.js';
 import { runToCompletion } from './uninterruptible.js';
 import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
@@ -82,6 +83,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   const pipeline = input.step ? new PipelineNotifier(input.step) : undefined;
   const checkpoints = input.checkpoint ? new JobCheckpoints(input.checkpoint, view.taskId, input.step ? `job ${input.jobId} task ${input.step.index}` : `job ${input.jobId}`) : undefined;
   if (checkpoints) view.checkpoint = checkpoints.view;
+  const storage = input.storageMounts?.length ? new JobStorage(input.storageMounts, input.step ? `job ${input.jobId} task ${input.step.index}` : `job ${input.jobId}`) : undefined;
+  if (storage) view.storage = storage.view;
   /** Cluster names, provision keys and phase keys: a pipeline's steps must not share them. */
   const prefix = input.step?.clusterPrefix ?? `job-${input.jobId}`;
 
@@ -258,6 +261,15 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   /** Runs setup and the task on a launched attempt; returns where to recover from, or ends the job. */
   async function runAttempt(attempt: AttemptView): Promise<{ avoid?: Placement }> {
     if (group) await group.join(attempt);
+    if (storage) {
+      try {
+        await storage.mount(attempt);
+      } catch (err) {
+        if (!(err instanceof StorageMountFailed)) throw err;
+        await teardownLive('precheck_failed', err.message);
+        end('FAILED_PRECHECKS', err.message);
+      }
+    }
     if (checkpoints) {
       try {
         await checkpoints.restore(attempt);
@@ -270,6 +282,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     if (input.setup) {
       const setup = await phase(attempt, 'setup', input.setup);
       recordLogWorker(attempt, 'setup', setup.archivedBy);
+      await storage?.end(attempt);
       if (setup.exitCode !== 0) {
         attempt.exitCode = setup.exitCode;
         await teardownLive('setup_failed', `setup exited with ${setup.exitCode ?? 'no exit code'}`);
@@ -281,6 +294,7 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     view.startedAt ??= nowIso();
     let run: RunOnNodesResult;
     checkpoints?.start(attempt);
+    storage?.start(attempt);
     try {
       run = input.run ? await phase(attempt, 'run', input.run) : { exitCodes: [0], exitCode: 0 };
       if (input.run) recordLogWorker(attempt, 'run', run.archivedBy);
@@ -291,11 +305,13 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       attempt.endedAt ??= failureDetail<string>(err, 2);
       // What the lost nodes still hold (a spot notice gives minutes) is worth one last look.
       await checkpoints?.end(attempt);
+      await storage?.end(attempt, true);
       view.recoveries++;
       await teardownLive('preempted', errorMessage(err));
       return { avoid: attempt };
     }
     await checkpoints?.end(attempt);
+    await storage?.end(attempt);
     attempt.exitCode = run.exitCode;
     if (run.exitCode === 0) {
       await teardownLive('succeeded');
@@ -361,8 +377,11 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       if (cancelled) setStatus('CANCELLING');
       // Cancelled (or stopped) mid-run: the run's last state is kept before the nodes go.
       if (checkpoints && live?.runningAt && live.checkpointPaths) await checkpoints.end(live);
+      if (storage && live?.runningAt) await storage.end(live, true);
       const budgetNote = `stopped before its spend would pass the --max-cost budget of ${formatUsd(input.maxCostUsd ?? 0)}`;
       await teardownLive(cancelled || overBudget ? 'cancelled' : 'error', cancelled ? 'job cancelled' : overBudget ? budgetNote : view.message);
+      // The buckets made for this job (persistent: false) go when it ends, however it ends.
+      await storage?.cleanup().catch(() => undefined);
       if (cancelled) setStatus('CANCELLED', 'cancelled by user');
       else if (overBudget) setStatus('FAILED_BUDGET', `${budgetNote} (spent ${formatUsd(totalCost(billedSpans(view.attempts), Date.now()))})`);
       else recordCost();

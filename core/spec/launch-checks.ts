@@ -2,6 +2,7 @@
 // some things it only refuses at launch (a task name with spaces, a mount path ending in '/', a
 // bucket name left empty, an unset `$VAR`); Petrel does the same: `petrel validate` reports
 // them as warnings (launchProblems), and launch refuses them on the final task, after flags.
+import { planStorageMount } from '../storage-mounts.js';
 import type { FileMount, TaskSpec } from '../task.js';
 import { dockerLoginProblems } from './build.js';
 import { ENV_NAME, referencedVars } from './env.js';
@@ -93,13 +94,21 @@ function stringsIn(v: unknown): string[] {
 }
 
 /**
- * Mounts the CLI refuses at launch because Petrel cannot serve them yet (buckets and bucket
- * URIs; cli/task-input.ts resolveFileMounts). `petrel validate` reports them as warnings.
+ * Mounts Petrel cannot serve (buckets on stores other than S3/GCS, volumes, several sources for
+ * one mount; core/storage-mounts.ts): refused at launch, and reported by `petrel validate`.
  */
 export function unsupportedMounts(task: TaskSpec): Problem[] {
-  return Object.entries(task.fileMounts)
-    .filter(([, m]) => isPlainObject(m) && (m.kind !== 'path' || CLOUD_URI.test(String(m.source))))
-    .map(([dest]) => ({ path: ['file_mounts', dest], at: 'key' as const, message: 'cloud storage mounts are not supported by Petrel yet; mount a local path' }));
+  return Object.entries(task.fileMounts).flatMap(([dest, m]) => {
+    // A `$VAR` still unset is reported on its own (it must be set first).
+    if (JSON.stringify(m).includes('$')) return [];
+    if (m.kind === 'storage') {
+      // A store SkyPilot does not know, or an empty bucket name, is reported on its own.
+      if (m.store !== undefined && !normalizedStore(m.store)) return [];
+      if ((m.name ?? '').trim() === '' && m.source === undefined && m.store?.toUpperCase() !== 'VOLUME') return [];
+    }
+    const planned = planStorageMount(dest, m);
+    return planned && !planned.ok ? [{ path: ['file_mounts', dest], at: 'key' as const, message: planned.message }] : [];
+  });
 }
 
 /** A volume is a name (existing), or a mapping with size (new), name or host_path (SkyPilot). */
@@ -188,7 +197,7 @@ export function assertReadyToLaunch(task: TaskSpec, file: string, refusals: read
     }
     for (const p of dockerLoginProblems(task.envs, task.secrets)) errors.push(asError(String(file), p));
     const notices = Array.isArray(refusals) ? refusals : [];
-    for (const p of launchProblems(task)) errors.push(asError(String(file), p, notices));
+    for (const p of [...launchProblems(task), ...unsupportedMounts(task)]) errors.push(asError(String(file), p, notices));
     for (const n of notices) {
       if (n.effect === 'refuse' && !n.derived && (jobs || !n.jobsOnly)) {
         errors.push({ file: n.file, line: n.line, column: n.column, field: n.field, message: n.message });

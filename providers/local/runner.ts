@@ -24,7 +24,8 @@ export class LocalRunner implements CommandRunner {
       execFile(
         'bash',
         ['-c', command],
-        { cwd: this.home, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs, maxBuffer: 64 << 20 },
+        // HOME is the node's own, as for its jobs: `~` on a local node is inside the node.
+        { cwd: this.home, env: { ...process.env, HOME: this.home, ...opts.env }, timeout: opts.timeoutMs, maxBuffer: 64 << 20 },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
           resolve({ exitCode: code, stdout, stderr });
@@ -36,7 +37,7 @@ export class LocalRunner implements CommandRunner {
   stream(command: string, onData: (chunk: Buffer) => void, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
     fs.mkdirSync(this.home, { recursive: true });
     return new Promise((resolve, reject) => {
-      const child = spawn('bash', ['-c', command], { cwd: this.home, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+      const child = spawn('bash', ['-c', command], { cwd: this.home, env: { ...process.env, HOME: this.home }, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
       const stderr: Buffer[] = [];
       child.stdout.on('data', onData);
       child.stderr.on('data', (d: Buffer) => stderr.length < 256 && stderr.push(d));

@@ -101,7 +101,7 @@ describe('launch on the embedded default', () => {
     fs.writeFileSync(yaml, 'file_mounts:\n  /data: s3://bucket/data\nrun: echo never\n');
     const refused = await p.run(['launch', yaml, '-c', 'mounts2', '-y']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('file_mounts./data: cloud storage mounts are not supported by Petrel yet');
+    expect(refused.stderr).toContain('file_mounts./data: bucket mounts run with managed jobs for now (petrel jobs launch)');
   });
 
   it('multi-node gang: one node failing stops the others and fails the job', async () => {
