@@ -3,6 +3,7 @@
 // the phase to the watcher of its scope; watchScope is that watcher's one long-lived activity,
 // asking the provider about every phase of the scope at once and signalling each job's
 // workflow what changed; finishPhase stops what is left, archives the logs and unwatches.
+import { reportDetection } from './metrics-hooks.js';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -197,6 +198,7 @@ export function createPhaseWatchActivities(ctx: ProviderContext) {
     const changed: { tracker: PhaseTracker; events: readonly PhaseEvent[] }[] = [];
     for (let i = 0; i < live.length; i++) {
       const events = live[i]!.next(reports[i] ?? unreachable(live[i]!.entry), now);
+      if (events.some((e) => e.kind === 'nodeLost') && live[i]!.lastUpAt !== undefined) reportDetection((now - live[i]!.lastUpAt!) / 1000);
       if (events.length > 0) changed.push({ tracker: live[i]!, events });
     }
     await inBatches(changed, SIGNAL_CONCURRENCY, async ({ tracker, events }) => {

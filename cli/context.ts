@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { UserError } from './errors.js';
 import { petrelHome, temporalConfigFromEnv, type TemporalConfig } from '../workers/temporal-config.js';
+import { tracingEnabled } from '../workers/tracing-env.js';
 
 // Loaded on first use: `petrel validate` and `petrel --help` never load the Temporal client.
 const load = {
@@ -27,6 +28,8 @@ export class CliContext {
   readonly home = petrelHome();
   private clientPromise?: Promise<Client>;
   private configValue?: TemporalConfig;
+  /** OpenTelemetry, only with OTEL_EXPORTER_OTLP_ENDPOINT (nothing of it is loaded otherwise) */
+  private tracing?: import('../workers/tracing-client.js').ClientTracing;
 
   constructor(readonly io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }) {}
 
@@ -61,7 +64,8 @@ export class CliContext {
     const dataConverter = await this.dataConverter();
     try {
       const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, connectTimeout: 5000 });
-      return new Client({ connection, namespace: config.namespace, dataConverter });
+      this.tracing = tracingEnabled() ? await (await import('../workers/tracing-client.js')).clientTracing() : undefined;
+      return new Client({ connection, namespace: config.namespace, dataConverter, ...(this.tracing ? { interceptors: this.tracing.interceptors } : {}) });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new UserError(
@@ -93,6 +97,7 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    await this.tracing?.shutdown();
     if (!this.clientPromise) return;
     const client = await this.clientPromise.catch(() => undefined);
     await client?.connection.close();

@@ -59,6 +59,9 @@ export class PhaseTracker {
     this.told = entry.ranks.map(() => false);
   }
 
+  /** when every node was last seen up (how long a loss took to notice, for metrics) */
+  lastUpAt: number | undefined;
+
   /** Nothing more will ever be said about this phase. */
   get finished(): boolean {
     return this.lossTold || !this.told.includes(false);
@@ -71,7 +74,11 @@ export class PhaseTracker {
    * signal there.
    */
   next(report: PhaseReport, now: number): readonly PhaseEvent[] {
-    if (this.finished || this.allRunning(report)) return NOTHING;
+    if (this.finished) return NOTHING;
+    if (this.allRunning(report)) {
+      this.lastUpAt = now;
+      return NOTHING;
+    }
     const events: PhaseEvent[] = [];
     const gone = report.nodes.filter((n) => n.state === 'gone' && n.reason !== 'unreachable');
     const silent = report.nodes.filter((n) => n.state === 'gone' && n.reason === 'unreachable');

@@ -9,9 +9,11 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createPhaseWatchActivities } from '../activities/phase-watch-activities.js';
 import { createClusterActivities } from '../activities/cluster-activities.js';
+import { createCheckpointReads } from '../activities/checkpoint-reads.js';
 import { createWorkerActivities } from '../activities/worker-activities.js';
 import { workerIdentity } from '../activities/worker-identity.js';
 import type { WorkerRef } from '../core/cluster-state.js';
+import type { WorkerTracing } from './tracing.js';
 
 export interface OwnQueueWorker {
   worker: Worker;
@@ -24,12 +26,15 @@ export async function createOwnQueueWorker(opts: {
   dataConverter: DataConverter;
   home: string;
   /** the main worker's workflow bundle (only log sessions run on this queue) */
-  workflows: { workflowBundle: { codePath: string } } | { workflowsPath: string };
+  workflows: { workflowBundle: { codePath: string } } | { workflowsPath: string; interceptors?: { workflowModules: string[] } };
+  /** set when tracing is on (workers/tracing.ts) */
+  tracing?: WorkerTracing;
 }): Promise<OwnQueueWorker> {
   const identity = workerIdentity(opts.home);
   const { readLogs, debugPreempt, debugUnreachable } = createWorkerActivities({ home: opts.home });
   const { watchScope, finishPhase } = createPhaseWatchActivities({ home: opts.home });
   const { signalJob } = createClusterActivities({ home: opts.home });
+  const { readCheckpoint } = createCheckpointReads({ home: opts.home });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -37,7 +42,7 @@ export async function createOwnQueueWorker(opts: {
     dataConverter: opts.dataConverter,
     ...opts.workflows,
     // Nodes only this worker reaches (local directories) are watched, stopped and archived here.
-    activities: { readLogs, debugPreempt, debugUnreachable, watchScope, finishPhase, signalJob },
+    activities: { readLogs, debugPreempt, debugUnreachable, watchScope, finishPhase, signalJob, readCheckpoint },
     // Reads are short and bounded (1 MiB each); each watcher holds one slot for as long as it
     // watches (a few per region).
     maxConcurrentActivityTaskExecutions: 64,
@@ -45,6 +50,7 @@ export async function createOwnQueueWorker(opts: {
     // Sessions are short-lived and small.
     maxCachedWorkflows: 50,
     shutdownGraceTime: '2s',
+    ...(opts.tracing ? { interceptors: { ...('interceptors' in opts.workflows ? opts.workflows.interceptors : {}), activity: opts.tracing.interceptors.activity }, sinks: opts.tracing.sinks } : {}),
   });
   return { worker, identity };
 }
@@ -52,8 +58,10 @@ export async function createOwnQueueWorker(opts: {
 /** The activities any worker serves on the shared 'petrel' queue for the CLI. */
 export function sharedQueueActivities(home: string) {
   const { readLogs, checkInfra, listGpus } = createWorkerActivities({ home });
+  // A store shared by the team (S3, GCS, a common directory) is read by any worker.
+  const { readCheckpoint } = createCheckpointReads({ home });
   // readLogs here serves handles recorded before workers had queues of their own.
-  return { readLogs, checkInfra, listGpus };
+  return { readLogs, checkInfra, listGpus, readCheckpoint };
 }
 
 /** Runs the main worker and the own-queue worker together; either stopping stops the other. */
