@@ -3,9 +3,13 @@
 // It parses docker-compose.yml and checks that every reference resolves: depends_on targets
 // and conditions, named volumes, bind-mounted paths, the build context, env defaults. It
 // also checks that deploy/temporal/init-namespace.sh registers exactly the search attributes
-// in core/search-attributes.ts. It does not replace `docker compose config`, and it does not
-// run anything.
-import { existsSync, readFileSync } from 'node:fs';
+// in core/search-attributes.ts, that deploy/native/up.sh finds what it reads in the compose file,
+// and, when deploy/native/build.sh has built the pinned Temporal server here, that the server
+// accepts the dynamic config without a warning. It does not replace `docker compose config`;
+// the real check is running the same services natively (test/e2e/team-stack.test.ts).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -93,6 +97,37 @@ const init = read('deploy/temporal/init-namespace.sh');
 const got = [...(/search_attributes="([\s\S]*?)"/.exec(init)?.[1] ?? '').matchAll(/^(\w+=\w+)$/gm)].map((m) => m[1]).sort();
 check(want.length > 0, 'found the search attributes in core/search-attributes.ts');
 check(JSON.stringify(got) === JSON.stringify(want), `init-namespace.sh registers ${want.join(' ')} (has ${got.join(' ')})`);
+
+// deploy/native/up.sh runs these services from this file: it takes each one's environment and
+// changes only addresses and ports, so the variables it overrides must be the ones compose sets.
+const nativeUp = read('deploy/native/up.sh');
+for (const name of ['postgres', 'temporal-schema', 'temporal', 'temporal-init', 'temporal-ui', 'petrel-codec', 'petrel-worker']) {
+  check(services[name], `deploy/native/up.sh: service ${name} is in docker-compose.yml`);
+  check(nativeUp.includes(name), `deploy/native/up.sh starts ${name}`);
+}
+for (const key of ['DB', 'DB_PORT', 'POSTGRES_SEEDS', 'BIND_ON_IP', 'PROMETHEUS_ENDPOINT', 'DYNAMIC_CONFIG_FILE_PATH', 'NUM_HISTORY_SHARDS']) {
+  check(key in (services.temporal?.environment ?? {}), `temporal: environment sets ${key} (the image's config template reads it)`);
+}
+const codecCommand = (services['petrel-codec']?.command ?? []).map(String);
+check(codecCommand.includes('--host') && codecCommand.includes('--port'), 'petrel-codec: command names --host and --port (up.sh moves them to loopback)');
+check(/TEMPORAL_SCHEMA_DIR/.test(read('deploy/temporal/setup-schema.sh')), 'setup-schema.sh takes the schema directory from TEMPORAL_SCHEMA_DIR (up.sh runs it natively)');
+
+// The dynamic config against the pinned server itself, when deploy/native/build.sh has built
+// it here: a key the server no longer knows is only a warning in its log, so fail on it here.
+const temporalVersion = /\$\{TEMPORAL_VERSION:-([^}]+)\}/.exec(composeText)?.[1];
+const uiVersion = /\$\{TEMPORAL_UI_VERSION:-([^}]+)\}/.exec(composeText)?.[1];
+const nativeBin = join(process.env.PETREL_TEMPORAL_NATIVE_CACHE ?? join(homedir(), '.cache', 'petrel-temporal-native'), `server-${temporalVersion}-ui-${uiVersion}`);
+if (existsSync(join(nativeBin, 'COMPLETE'))) {
+  for (const file of readdirSync(join(root, 'deploy/temporal/dynamicconfig')).filter((f) => f.endsWith('.yaml'))) {
+    const path = join(root, 'deploy/temporal/dynamicconfig', file);
+    const r = spawnSync(join(nativeBin, 'temporal-server'), ['validate-dynamic-config', path], { encoding: 'utf8' });
+    // It names each file it reads, then what it found wrong in it.
+    const said = `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l && l !== path).join('; ');
+    check(r.status === 0 && !/warn|unregistered|error/i.test(said), `dynamicconfig/${file} is valid for temporal-server ${temporalVersion} with no warning${said ? `: ${said}` : ''}`);
+  }
+} else {
+  console.log(`(dynamic config not checked against temporal-server ${temporalVersion}: run deploy/native/build.sh to build it)`);
+}
 
 // Dockerfile basics, and that .dockerignore keeps what the Dockerfile copies.
 const dockerfile = read('Dockerfile');

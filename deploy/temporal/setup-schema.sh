@@ -16,7 +16,9 @@ export SQL_PLUGIN="${SQL_PLUGIN:-postgres12}"
 export SQL_PORT="${SQL_PORT:-5432}"
 temporal_db="${TEMPORAL_DB:-temporal}"
 visibility_db="${TEMPORAL_VISIBILITY_DB:-temporal_visibility}"
-schema_root=/etc/temporal/schema/postgresql/v12
+# Where the admin-tools image keeps the versioned schema of its TEMPORAL_VERSION;
+# deploy/native/up.sh points this at the same files from the server's Go module.
+schema_root="${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema}/postgresql/v12"
 
 # depends_on already waits for Postgres to be healthy. The retry covers a Postgres that is
 # still restarting. create is idempotent, so migrate() repeating it is harmless.

@@ -15,12 +15,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureTemporalBinary } from '../../cli/embedded/temporal-binary.js';
 import { assertNoLeftovers, RUN_ID_ENV, RUN_ROOT_ENV, type RunMarks } from './leftovers.js';
+import { buildNativeTemporal } from './team-stack.js';
 
 export default function setup({ provide }: { provide: (key: string, value: string) => void }): () => Promise<void> {
   const shared = path.resolve('.petrel-test', 'shared');
   const binary = process.env.PETREL_TEMPORAL_BIN ?? ensureTemporalBinary(shared, (l) => console.log(l));
   process.env.PETREL_TEMPORAL_BIN = binary;
   provide('temporalBin', binary);
+
+  // The team stack's Temporal server, schema tool and UI (deploy/native/build.sh: cached, else about 5 minutes).
+  buildNativeTemporal();
 
   const k8sBin = process.env.PETREL_K8S_BIN ?? buildK8sBinaries();
   process.env.PETREL_K8S_BIN = k8sBin;
