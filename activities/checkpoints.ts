@@ -15,6 +15,7 @@ import { openStore } from '../providers/storage/index.js';
 import { StoreError, type ObjectStore } from '../providers/storage/types.js';
 import { mapProviderErrors } from './failures.js';
 import { latestManifest, listNodeDir, restoreSnapshot, takeSnapshot, type RestoreResult, type SnapshotResult } from './checkpoint-engine.js';
+import { retentionDays, sweepExpiredSnapshots } from './checkpoint-retention.js';
 import { withPortableKeys } from './portable-keys.js';
 import { workerIdentity } from './worker-identity.js';
 
@@ -86,6 +87,14 @@ export function createCheckpointActivities(ctx: ProviderContext) {
     if (base.startsWith('file://')) fs.mkdirSync(path.join(new URL(base).pathname, key), { recursive: true });
     return { store: openStore(`${base}/${key}`), key, url: base };
   };
+  let lastSweep = 0;
+  /** At most hourly, on the way into a snapshot: expired jobs' snapshots leave this worker's own store. */
+  const sweep = () => {
+    if (Date.now() - lastSweep < 3600_000) return;
+    lastSweep = Date.now();
+    const base = defaultCheckpointStore(ctx.home);
+    if (base.startsWith('file://')) sweepExpiredSnapshots(new URL(base).pathname, retentionDays(ctx.home));
+  };
   const staging = (key: string) => path.join(ctx.home, 'checkpoints', 'staging', `${key}-${process.pid}`);
 
   /**
@@ -122,6 +131,11 @@ export function createCheckpointActivities(ctx: ProviderContext) {
         const { store, key } = storeOf(t);
         const head = t.handle.nodes.find((n) => n.rank === 0) ?? t.handle.nodes[0]!;
         const runner = p.runner(t.handle, head);
+        try {
+          sweep();
+        } catch {
+          // expiry is housekeeping: it never fails a snapshot
+        }
         if (t.last) await stopForLastSnapshot(runner, t.last.runKey, t.last.graceSeconds);
         for (let tries = 1; ; tries++) {
           const { baseline, ...result } = await takeSnapshot({
