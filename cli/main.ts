@@ -15,6 +15,7 @@ import { registerLogs } from './commands/logs.js';
 import { registerQueue } from './commands/queue.js';
 import { registerServer } from './commands/server.js';
 import { registerStatus } from './commands/status.js';
+import { registerUi } from './commands/ui.js';
 import { registerValidate } from './commands/validate.js';
 import { clientModules } from './context.js';
 
@@ -30,7 +31,7 @@ const program = new Command('petrel')
   .showHelpAfterError()
   .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `petrel: ${str.slice(7)}` : str) });
 
-for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerShowGpus, registerCostReport, registerValidate, registerServer, registerCodec, registerDebug]) {
+for (const register of [registerLaunch, registerExec, registerJobs, registerStatus, registerQueue, registerLogs, registerCancel, registerDown, registerCheck, registerShowGpus, registerCostReport, registerValidate, registerServer, registerUi, registerCodec, registerDebug]) {
   register(program);
 }
 

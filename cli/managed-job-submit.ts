@@ -18,6 +18,7 @@ import type { LoadedPipeline } from './task-input.js';
 import { stepName } from '../workflows/pipeline-naming.js';
 import type { PipelineInput } from '../workflows/pipeline-types.js';
 import { previewPlan } from './plan-preview.js';
+import { managedJobStartMetadata } from '../workflows/job-details.js';
 
 const STRATEGIES: RecoveryStrategy[] = ['EAGER_NEXT_REGION', 'FAILOVER'];
 
@@ -77,6 +78,17 @@ function refuseInfeasible(task: TaskSpec, where: string): void {
 
 const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
 
+/** A job (or pipeline) is visible and filterable before any worker has picked it up. */
+function pendingJobAttributes(id: number, base: { user: string; name?: string }) {
+  return [
+    { key: keyword('PetrelKind'), value: 'job' },
+    { key: keyword('PetrelJobId'), value: String(id) },
+    { key: keyword('PetrelStatus'), value: 'PENDING' },
+    { key: keyword('PetrelUser'), value: base.user },
+    ...(base.name ? [{ key: keyword('PetrelJobName'), value: base.name }] : []),
+  ];
+}
+
 const allocators = new WeakMap<Client, JobIdAllocator>();
 
 function allocatorOf(client: Client): JobIdAllocator {
@@ -91,14 +103,9 @@ export function submitManagedJob(client: Client, base: Omit<ManagedJobInput, 'jo
     taskQueue: TASK_QUEUE,
     args: [{ ...base, jobId: id }],
     memo: { resources: base.resourcesSummary },
-    // Visible and filterable before any worker has picked the job up.
-    typedSearchAttributes: [
-      { key: keyword('PetrelKind'), value: 'job' },
-      { key: keyword('PetrelJobId'), value: String(id) },
-      { key: keyword('PetrelStatus'), value: 'PENDING' },
-      { key: keyword('PetrelUser'), value: base.user },
-      ...(base.name ? [{ key: keyword('PetrelJobName'), value: base.name }] : []),
-    ],
+    // What the Temporal UI lists it as (user metadata; never envs, secrets or the script).
+    ...managedJobStartMetadata(base, id),
+    typedSearchAttributes: pendingJobAttributes(id, base),
   }));
 }
 
@@ -131,13 +138,7 @@ function pipelineStartOptions(base: Omit<PipelineInput, 'jobId'>, id: number) {
     args: [{ ...base, jobId: id }],
     memo: { resources: base.resourcesSummary, execution: base.execution },
     staticSummary: `${base.execution === 'parallel' ? 'job group' : 'pipeline'} ${base.name ?? id}: ${base.resourcesSummary.replace(/^[a-z ]+ of \d+: /, '')}`,
-    typedSearchAttributes: [
-      { key: keyword('PetrelKind'), value: 'job' },
-      { key: keyword('PetrelJobId'), value: String(id) },
-      { key: keyword('PetrelStatus'), value: 'PENDING' },
-      { key: keyword('PetrelUser'), value: base.user },
-      ...(base.name ? [{ key: keyword('PetrelJobName'), value: base.name }] : []),
-    ],
+    typedSearchAttributes: pendingJobAttributes(id, base),
   };
 }
 

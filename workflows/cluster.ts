@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   patched,
+  setCurrentDetails,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -26,6 +27,7 @@ import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
 import { runToCompletion } from './uninterruptible.js';
 import { clusterSearchAttributes } from './search-attributes.js';
 import { nowIso } from './workflow-time.js';
+import { describeCluster } from './job-details.js';
 
 export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: ClusterCarriedState): Promise<ClusterView> {
   const view: ClusterView = carried?.view ?? {
@@ -48,6 +50,8 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     view.status = status;
     upsertSearchAttributes(clusterSearchAttributes(input, status));
     if (status !== was && (status === 'UP' || status === 'STOPPED' || status === 'TERMINATED')) recordBilling(status === 'UP');
+    // What the Temporal UI shows for this cluster now (not a command: replay is unaffected).
+    setCurrentDetails(describeCluster(view));
   };
 
   /** Machines billed while UP (a stopped VM's instance hours stop): spans in the memo `petrel cost-report` reads. */
@@ -138,6 +142,7 @@ export async function clusterWorkflow(input: ClusterWorkflowInput, carried?: Clu
     job.status = status;
     job.endedAt = nowIso();
     if (message && !job.message) job.message = message;
+    setCurrentDetails(describeCluster(view));
   }
 
   function phase(handle: ClusterHandle, job: JobView, request: JobRequest, which: 'setup' | 'run', script: string) {

@@ -2,7 +2,7 @@
 // machines are taken away (or the job fails in a way it may retry), tear down and launch
 // again elsewhere, until the job ends. Statuses and recovery rules are SkyPilot's; every
 // decision is in history, so the UI shows each region tried and why it was left.
-import { CancellationScope, condition, isCancellation, patched, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched, setCurrentDetails, setHandler, sleep, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { GroupMembership, PipelineNotifier, stepEnv, stepTaskId } from './pipeline-step.js';
 import type { RunOnNodesResult } from '../activities/cluster-activities.js';
 import { budgetRunsOutAt, COST_MEMO_KEY, formatUsd, totalCost } from '../core/cost.js';
@@ -22,6 +22,7 @@ import { managedJobStatusQuery } from './managed-job-messages.js';
 import type { AttemptView, ManagedJobInput, ManagedJobView } from './managed-job-types.js';
 import { jobSearchAttributes } from './search-attributes.js';
 import { nowIso } from './workflow-time.js';
+import { describeManagedJob } from './job-details.js';
 
 /** Full passes over every placement before a launch gives up (without --retry-until-up). */
 const MAX_PASSES = 3;
@@ -94,6 +95,8 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
     const where = live ?? view.attempts.at(-1);
     upsertSearchAttributes(jobSearchAttributes(input, status, where, view.recoveries));
     recordCost();
+    // What the Temporal UI shows for this job now (not a command: replay is unaffected).
+    setCurrentDetails(describeManagedJob(view, Date.now()));
     pipeline?.notify(view, live);
   };
 
@@ -261,23 +264,14 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
   /** Runs setup and the task on a launched attempt; returns where to recover from, or ends the job. */
   async function runAttempt(attempt: AttemptView): Promise<{ avoid?: Placement }> {
     if (group) await group.join(attempt);
-    if (storage) {
-      try {
-        await storage.mount(attempt);
-      } catch (err) {
-        if (!(err instanceof StorageMountFailed)) throw err;
-        await teardownLive('precheck_failed', err.message);
-        end('FAILED_PRECHECKS', err.message);
-      }
-    }
-    if (checkpoints) {
-      try {
-        await checkpoints.restore(attempt);
-      } catch (err) {
-        if (!(err instanceof CheckpointFailed)) throw err;
-        await teardownLive('precheck_failed', err.message);
-        end('FAILED_PRECHECKS', err.message);
-      }
+    // A bucket or checkpoint store that refuses is the task's problem: the job ends, torn down.
+    try {
+      await storage?.mount(attempt);
+      await checkpoints?.restore(attempt);
+    } catch (err) {
+      if (!(err instanceof StorageMountFailed) && !(err instanceof CheckpointFailed)) throw err;
+      await teardownLive('precheck_failed', err.message);
+      end('FAILED_PRECHECKS', err.message);
     }
     if (input.setup) {
       const setup = await phase(attempt, 'setup', input.setup);

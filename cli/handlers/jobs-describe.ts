@@ -10,7 +10,8 @@ import { findStep, isPipeline, pipelineView, stepJobView } from '../pipeline-cli
 import { placementLabel } from '../../core/failover.js';
 import { formatHourly } from '../../core/optimizer-table.js';
 import type { CliContext } from '../context.js';
-import { managedJobView, parseJobId } from '../managed-job-client.js';
+import { managedJobView, managedJobWorkflowId, parseJobId } from '../managed-job-client.js';
+import { noteUiLink } from './ui.js';
 import { duration, formatTable } from '../table.js';
 
 export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json?: boolean; task?: string }): Promise<number> {
@@ -24,6 +25,7 @@ export async function jobsDescribe(ctx: CliContext, idArg: string, flags: { json
     return 0;
   }
   renderJob(ctx, view);
+  noteUiLink(ctx, managedJobWorkflowId(id));
   return 0;
 }
 

@@ -9,13 +9,14 @@ import type { ManagedJobInput } from '../../workflows/managed-job-types.js';
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { missingOutputNote } from '../log-silence.js';
-import { followManagedJob, managedJobExitCode } from '../managed-job-client.js';
+import { followManagedJob, managedJobExitCode, managedJobWorkflowId } from '../managed-job-client.js';
 import { managedJobInput, submitManagedJob, submitManagedJobs } from '../managed-job-submit.js';
 import { previewPlan, renderPlan } from '../plan-preview.js';
 import { confirm } from '../prompt.js';
 import type { TaskFlags } from '../task-flags.js';
 import { flagKey, loadTask, pipelineIn } from '../task-input.js';
 import { jobsResume, launchPipeline } from './jobs-pipeline.js';
+import { noteUiLink } from './ui.js';
 
 interface JobsLaunchFlags extends TaskFlags {
   resume?: string;
@@ -58,11 +59,13 @@ export async function jobsLaunch(ctx: CliContext, entrypoint: string | undefined
   const jobId = await submitManagedJob(client, base);
   if (flags.detachRun) {
     ctx.note(`Managed job ${jobId} submitted. Follow it with: petrel jobs logs ${jobId} --follow`);
+    noteUiLink(ctx, managedJobWorkflowId(jobId));
     if (flags.json) ctx.line(JSON.stringify([{ id: jobId, name: base.name ?? null, index: null, envs: {} } satisfies SubmittedJob], null, 2));
     else ctx.line(String(jobId));
     return 0;
   }
   ctx.note(`Managed job ${jobId} submitted.`);
+  noteUiLink(ctx, managedJobWorkflowId(jobId));
   const { view, report } = await followManagedJob(ctx, client, jobId, { follow: true, progress: true });
   const missing = missingOutputNote(`managed job ${jobId}`, report);
   if (missing) ctx.note(missing);

@@ -8,7 +8,8 @@ import type { PipelineInput, PipelineView } from '../../workflows/pipeline-types
 import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { missingOutputNote } from '../log-silence.js';
-import { jobHandle, parseJobId } from '../managed-job-client.js';
+import { jobHandle, managedJobWorkflowId, parseJobId } from '../managed-job-client.js';
+import { noteUiLink } from './ui.js';
 import { pipelineInput, resubmitPipeline, submitPipeline } from '../managed-job-submit.js';
 import { followPipeline, isPipeline, pipelineExitCode, pipelineView } from '../pipeline-client.js';
 import { previewPlan, renderPlan } from '../plan-preview.js';
@@ -50,11 +51,13 @@ export async function launchPipeline(ctx: CliContext, loaded: LoadedTasks, flags
 async function afterSubmit(ctx: CliContext, client: Client, jobId: number, flags: { detachRun?: boolean; json?: boolean }, submitted: string): Promise<number> {
   if (flags.detachRun) {
     ctx.note(`${submitted} Follow it with: petrel jobs logs ${jobId} --follow`);
+    noteUiLink(ctx, managedJobWorkflowId(jobId));
     if (flags.json) ctx.line(JSON.stringify([{ id: jobId }], null, 2));
     else ctx.line(String(jobId));
     return 0;
   }
   ctx.note(submitted);
+  noteUiLink(ctx, managedJobWorkflowId(jobId));
   const { view, stepViews, report } = await followPipeline(ctx, client, jobId, { follow: true, progress: true });
   const missing = missingOutputNote(`managed job ${jobId}`, report);
   if (missing) ctx.note(missing);

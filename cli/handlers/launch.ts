@@ -7,6 +7,8 @@ import type { CliContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { clusterPlacement, previewClusterPlan, renderPlan } from '../plan-preview.js';
 import { confirm } from '../prompt.js';
+import { clusterStartMetadata } from '../../workflows/job-details.js';
+import { noteUiLink } from './ui.js';
 import { submitJob } from '../submit.js';
 import { loadTask } from '../task-input.js';
 import type { TaskFlags } from '../task-flags.js';
@@ -69,6 +71,7 @@ export async function launch(ctx: CliContext, entrypoint: string | undefined, fl
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     memo: { resources: input.resourcesSummary, autostop: input.autostop ?? null },
+    ...clusterStartMetadata(input),
     // Whose it is, from the first moment (listings filter on it before any worker runs).
     typedSearchAttributes: [
       { key: defineSearchAttributeKey('PetrelKind', SearchAttributeType.KEYWORD), value: 'cluster' },
@@ -78,6 +81,9 @@ export async function launch(ctx: CliContext, entrypoint: string | undefined, fl
     ],
   });
   return submitJob(ctx, clusterName, !!flags.detachRun, () =>
-    client.workflow.executeUpdateWithStart(submitJobUpdate, { args: [job], startWorkflowOperation: start }),
+    client.workflow.executeUpdateWithStart(submitJobUpdate, { args: [job], startWorkflowOperation: start }).then((submitted) => {
+      noteUiLink(ctx, clusterWorkflowId(input.clusterName));
+      return submitted;
+    }),
   );
 }
