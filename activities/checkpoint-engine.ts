@@ -48,8 +48,20 @@ export async function listNodeDir(runner: CommandRunner, dir: string): Promise<L
   return parseListing(r.stdout);
 }
 
+/** A complete snapshot as the store holds it (its manifest's header). */
+export interface KeptSnapshot {
+  seq: number;
+  attempt: number;
+  takenAt: string;
+  bytes: number;
+  files: number;
+  marker: string;
+}
+
 export interface SnapshotResult {
   taken?: { seq: number; files: number; bytes: number; copiedBytes: number; marker: string; takenAt: string; pruned: number[] };
+  /** with `taken`: every complete snapshot the store keeps now, oldest first (the store is the truth) */
+  kept?: KeptSnapshot[];
   /** why no snapshot was taken (nothing marked, nothing changed, changed while copying) */
   skipped?: string;
   /** what the node's directory holds now, for the next snapshot's comparison */
@@ -67,6 +79,8 @@ export interface SnapshotRequest {
   /** what the last snapshot (or restore) left on the node; absent: compare with the newest manifest */
   baseline?: ManifestFile[];
   progress?: (bytes: number) => void;
+  /** checked before the manifest is written: a snapshot its workflow gave up on is not recorded */
+  cancelled?: () => boolean;
 }
 
 export async function latestManifest(store: ObjectStore): Promise<Manifest | undefined> {
@@ -121,10 +135,12 @@ export async function takeSnapshot(req: SnapshotRequest): Promise<SnapshotResult
       bytes: files.reduce((n, f) => n + f.size, 0),
       files,
     };
+    if (req.cancelled?.()) return { skipped: 'cancelled: its attempt ended while it was copied' };
     await req.store.put(snapshotKey(seq), Buffer.from(JSON.stringify(manifest)));
-    const pruned = await prune(req.store, req.keep);
+    const { gone: pruned, kept } = await prune(req.store, req.keep);
     return {
       taken: { seq, files: files.length, bytes: manifest.bytes, copiedBytes: copied, marker: manifest.marker, takenAt: manifest.takenAt, pruned },
+      kept,
       baseline: files,
     };
   } finally {
@@ -146,9 +162,14 @@ export async function streamFilesOff(runner: CommandRunner, dir: string, paths: 
   tar.stderr.on('data', (d: Buffer) => tarErr.length < 64 && tarErr.push(d));
   const unpacked = new Promise<number>((resolve) => tar.on('close', (code) => resolve(code ?? 1)));
   tar.stdin.on('error', () => undefined);
+  // Held back while the worker's tar catches up: a snapshot never piles up in memory.
   const r = await runner.stream!(`cd -- ${nodeShellPath(dir)} && ${select}`, (chunk) => {
     onBytes(chunk.length);
-    tar.stdin.write(chunk);
+    if (tar.stdin.write(chunk)) return undefined;
+    return new Promise<void>((resolve) => {
+      tar.stdin.once('drain', resolve);
+      tar.once('close', resolve);
+    });
   });
   tar.stdin.end();
   const code = await unpacked;
@@ -168,24 +189,28 @@ async function storeFile(store: ObjectStore, file: string): Promise<string> {
 }
 
 /** Deletes all but the newest `keep` snapshots, then the objects no kept snapshot refers to. */
-async function prune(store: ObjectStore, keep: number): Promise<number[]> {
+async function prune(store: ObjectStore, keep: number): Promise<{ gone: number[]; kept: KeptSnapshot[] }> {
   const seqs: number[] = [];
   for await (const o of store.list('snapshots/')) {
     const seq = seqOfKey(o.key);
     if (seq !== undefined) seqs.push(seq);
   }
   const gone = toPrune(seqs, keep);
-  if (gone.length === 0) return [];
-  await store.delete(gone.map(snapshotKey));
+  if (gone.length) await store.delete(gone.map(snapshotKey));
   const referenced = new Set<string>();
-  for (const seq of seqs.filter((s) => !gone.includes(s))) {
+  const kept: KeptSnapshot[] = [];
+  for (const seq of seqs.filter((s) => !gone.includes(s)).sort((a, b) => a - b)) {
     const m = parseManifest(await readAll(await store.get(snapshotKey(seq))));
-    for (const f of m?.files ?? []) referenced.add(objectKey(f.sha256));
+    if (!m) continue;
+    kept.push({ seq: m.seq, attempt: m.attempt, takenAt: m.takenAt, bytes: m.bytes, files: m.files.length, marker: m.marker });
+    for (const f of m.files) referenced.add(objectKey(f.sha256));
   }
-  const orphans: string[] = [];
-  for await (const o of store.list('objects/')) if (!referenced.has(o.key)) orphans.push(o.key);
-  if (orphans.length) await store.delete(orphans);
-  return gone;
+  if (gone.length) {
+    const orphans: string[] = [];
+    for await (const o of store.list('objects/')) if (!referenced.has(o.key)) orphans.push(o.key);
+    if (orphans.length) await store.delete(orphans);
+  }
+  return { gone, kept };
 }
 
 export interface RestoreResult {

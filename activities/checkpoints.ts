@@ -3,6 +3,7 @@
 // worker's home), heartbeat with the bytes moved, and map errors onto failure types.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -66,6 +67,34 @@ async function withProgress<T>(fn: (progress: (bytes: number) => void) => Promis
   }
 }
 
+/** Staging directories left by workers that were killed mid-transfer (named `<job>-<pid>-<id>`). */
+function removeDeadStaging(root: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/-(\d+)-[0-9a-f]{8}$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      fs.rmSync(path.join(root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Whether this activity's workflow has given up on it (cancellation arrives with a heartbeat). */
+function activityCancelled(): boolean {
+  try {
+    return Context.current().cancellationSignal.aborted;
+  } catch {
+    return false;
+  }
+}
+
 /** A job still running is sent SIGTERM (it may save on it) and given `graceSeconds` to exit. */
 async function stopForLastSnapshot(runner: CommandRunner, key: string, graceSeconds: number): Promise<void> {
   const running = async () => (await runner.status(key).catch(() => ({ state: 'unknown' as const }))).state === 'running';
@@ -95,7 +124,9 @@ export function createCheckpointActivities(ctx: ProviderContext) {
     const base = defaultCheckpointStore(ctx.home);
     if (base.startsWith('file://')) sweepExpiredSnapshots(new URL(base).pathname, retentionDays(ctx.home));
   };
-  const staging = (key: string) => path.join(ctx.home, 'checkpoints', 'staging', `${key}-${process.pid}`);
+  removeDeadStaging(path.join(ctx.home, 'checkpoints', 'staging'));
+  // One per call: a snapshot cut short may still be running beside the next one.
+  const staging = (key: string) => path.join(ctx.home, 'checkpoints', 'staging', `${key}-${process.pid}-${randomUUID().slice(0, 8)}`);
 
   /**
    * Restores the newest complete snapshot onto every node (or creates the empty directory), and
@@ -147,6 +178,7 @@ export function createCheckpointActivities(ctx: ProviderContext) {
             staging: staging(key),
             ...(baselines.has(key) ? { baseline: baselines.get(key)! } : {}),
             progress,
+            cancelled: activityCancelled,
           });
           if (baseline) baselines.set(key, baseline);
           if (!t.last || result.taken || tries >= 3 || !/changed while/.test(result.skipped ?? '')) return { ...result, worker: me };

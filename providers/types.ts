@@ -144,10 +144,11 @@ export interface CommandRunner {
   run(command: string, opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult>;
   /**
    * Runs `command` in the node's home and hands its stdout to `onData` as it arrives, never
-   * collecting it: transfers too large to hold (checkpoints). Optional: without it, Petrel says
-   * the infra cannot do what needs it.
+   * collecting it: transfers too large to hold (checkpoints). A promise from `onData` holds the
+   * stream until it settles (backpressure: nothing piles up in memory). Optional: without it,
+   * Petrel says the infra cannot do what needs it.
    */
-  stream?(command: string, onData: (chunk: Buffer) => void, opts?: { timeoutMs?: number }): Promise<{ exitCode: number; stderr: string }>;
+  stream?(command: string, onData: (chunk: Buffer) => void | Promise<void>, opts?: { timeoutMs?: number }): Promise<{ exitCode: number; stderr: string }>;
   /** Copy a local directory to `remoteDir` (relative to the node home) */
   upload(localDir: string, remoteDir: string): Promise<void>;
   /** Starts the job, or reports that it had already been started. */

@@ -2,7 +2,7 @@
 // attempt's nodes before setup, snapshot the directory every interval while the run lives (a
 // durable timer, so an idle job holds no activity), and once more when the attempt ends
 // (finished, preempted, cancelled) while its nodes can still be read.
-import { ActivityCancellationType, condition, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, isCancellation, sleep, type ActivityOptions } from '@temporalio/workflow';
 import { MARKER } from '../core/checkpoint-manifest.js';
 import { FAILURE_TYPES, NON_RETRYABLE_FAILURE_TYPES } from '../core/failures.js';
 import type { CheckpointSpec } from '../core/task.js';
@@ -19,8 +19,11 @@ export const TRANSFER: ActivityOptions = {
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES },
 };
 
-/** The last snapshot of nodes that are going away: one try, quickly, or none. */
-export const LAST_CHANCE: ActivityOptions = { ...TRANSFER, startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 2, initialInterval: '1s' } };
+/** The last snapshot of nodes that are going away: one try, or none. */
+export const LAST_CHANCE: ActivityOptions = { ...TRANSFER, startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 1 } };
+
+/** An interval snapshot cut short when its attempt ends: not waited for (its nodes may be gone). */
+const INTERVAL: ActivityOptions = { ...TRANSFER, cancellationType: ActivityCancellationType.TRY_CANCEL };
 
 /** How long a job may take to save after SIGTERM before its last snapshot is taken anyway. */
 const SIGTERM_GRACE_SECONDS = 60;
@@ -29,8 +32,7 @@ export class CheckpointFailed extends Error {}
 
 export class JobCheckpoints {
   readonly view: CheckpointView;
-  private stop = false;
-  private loop: Promise<void> | undefined;
+  private loop: { scope: CancellationScope; done: Promise<void> } | undefined;
   /** the attempt whose last snapshot was taken (end() is called from more than one path) */
   private ended: number | undefined;
 
@@ -72,23 +74,36 @@ export class JobCheckpoints {
 
   /** From the start of the run: a snapshot every interval until `end` is called. */
   start(attempt: AttemptView): void {
-    this.stop = false;
     this.ended = undefined;
-    this.loop = (async () => {
-      for (;;) {
-        if (await condition(() => this.stop, this.spec.intervalSeconds * 1000)) return;
-        await this.snapshot(attempt, 'interval', TRANSFER);
-      }
-    })().catch(() => undefined);
+    const scope = new CancellationScope();
+    const done = scope
+      .run(async () => {
+        for (;;) {
+          await sleep(this.spec.intervalSeconds * 1000);
+          await this.snapshot(attempt, 'interval', INTERVAL);
+        }
+      })
+      .catch(() => undefined);
+    this.loop = { scope, done };
   }
 
-  /** Stops the interval snapshots (waiting for one in flight), then takes the attempt's last one. */
-  async end(attempt: AttemptView): Promise<void> {
+  /**
+   * Stops the interval snapshots (one in flight is cut short, not waited for), then takes the
+   * attempt's last one — unless its nodes stopped answering (nothing could be read, and the
+   * recovery would only wait for the tries to fail).
+   */
+  async end(attempt: AttemptView, opts: { nodesAnswer?: boolean } = {}): Promise<void> {
     if (this.ended === attempt.attempt) return;
     this.ended = attempt.attempt;
-    this.stop = true;
-    await this.loop;
-    this.loop = undefined;
+    if (this.loop) {
+      this.loop.scope.cancel();
+      await this.loop.done;
+      this.loop = undefined;
+    }
+    if (opts.nodesAnswer === false) {
+      this.view.lastSkipped = { at: nowIso(), why: `no last snapshot of attempt ${attempt.attempt}: its nodes stopped answering` };
+      return;
+    }
     if (attempt.handle && attempt.checkpointPaths) await this.snapshot(attempt, 'final', LAST_CHANCE);
   }
 
@@ -103,10 +118,13 @@ export class JobCheckpoints {
       });
       if (r.taken) {
         const taken: CheckpointSnapshot = { seq: r.taken.seq, attempt: attempt.attempt, takenAt: r.taken.takenAt, bytes: r.taken.bytes, files: r.taken.files, marker: r.taken.marker, copiedBytes: r.taken.copiedBytes, reason };
-        this.view.snapshots = [...this.view.snapshots.filter((s) => !r.taken!.pruned.includes(s.seq)), taken].slice(-this.spec.keep);
+        // The store is the truth (a snapshot cut short may still have completed on its worker).
+        const mine = new Map([...this.view.snapshots, taken].map((x) => [x.seq, x]));
+        this.view.snapshots = r.kept ? r.kept.map((k) => ({ ...mine.get(k.seq), ...k })) : [...this.view.snapshots.filter((x) => !r.taken!.pruned.includes(x.seq)), taken].slice(-this.spec.keep);
         if (r.worker && (this.view.store ?? '').startsWith('file://')) this.view.worker = r.worker;
       } else if (r.skipped) this.view.lastSkipped = { at: nowIso(), why: r.skipped };
     } catch (err) {
+      if (isCancellation(err)) throw err;
       this.view.lastSkipped = { at: nowIso(), why: `snapshot failed: ${errorMessage(err)}` };
     }
   }

@@ -12,7 +12,7 @@ import { FAILURE_TYPES, type CapacityScope } from '../core/failures.js';
 import { managedJobTaskId } from '../core/job-env.js';
 import type { AttemptOutcome, ManagedJobStatus } from '../core/managed-job-state.js';
 import { activities, SHORT, TEARDOWN } from './activity-options.js';
-import type { WorkerRef } from '../core/cluster-state.js';
+import type { NodeStatus, WorkerRef } from '../core/cluster-state.js';
 import { errorMessage, failureDetail, failureDetails, failureType } from './failure-info.js';
 import { PhaseInbox, recordLogWorker, runPhase } from './job-phase.js';
 import { CheckpointFailed, JobCheckpoints } from './job-checkpoints.js';
@@ -297,9 +297,12 @@ export async function managedJobWorkflow(input: ManagedJobInput): Promise<Manage
       recordLogWorker(attempt, 'run', failureDetail<WorkerRef>(err, 1));
       // A watched phase says when its workflow learned of the loss; the old per-job activity did not.
       attempt.endedAt ??= failureDetail<string>(err, 2);
-      // What the lost nodes still hold (a spot notice gives minutes) is worth one last look.
-      await checkpoints?.end(attempt);
-      await storage?.end(attempt, true);
+      // What the lost nodes still hold (a spot notice gives minutes) is worth one last look,
+      // unless they stopped answering altogether.
+      const lost = failureDetail<NodeStatus[]>(err, 0) ?? [];
+      const nodesAnswer = !(lost.length > 0 && lost.every((n) => n.state === 'gone' && n.reason === 'unreachable'));
+      await checkpoints?.end(attempt, { nodesAnswer });
+      if (nodesAnswer) await storage?.end(attempt, true);
       view.recoveries++;
       await teardownLive('preempted', errorMessage(err));
       return { avoid: attempt };

@@ -34,12 +34,21 @@ export class LocalRunner implements CommandRunner {
     });
   }
 
-  stream(command: string, onData: (chunk: Buffer) => void, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
+  stream(command: string, onData: (chunk: Buffer) => void | Promise<void>, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
     fs.mkdirSync(this.home, { recursive: true });
     return new Promise((resolve, reject) => {
       const child = spawn('bash', ['-c', command], { cwd: this.home, env: { ...process.env, HOME: this.home }, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
       const stderr: Buffer[] = [];
-      child.stdout.on('data', onData);
+      child.stdout.on('data', (chunk: Buffer) => {
+        const wait = onData(chunk);
+        if (wait) {
+          child.stdout.pause();
+          wait.then(
+            () => child.stdout.resume(),
+            () => child.stdout.resume(),
+          );
+        }
+      });
       child.stderr.on('data', (d: Buffer) => stderr.length < 256 && stderr.push(d));
       child.on('error', reject);
       child.on('close', (code, signal) => resolve({ exitCode: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stderr: Buffer.concat(stderr).toString('utf8') }));

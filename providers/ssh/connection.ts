@@ -79,8 +79,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** abandon the command, as for timeoutMs, once nothing moved (no output, no stdin taken) for this long */
   idleTimeoutMs?: number;
-  /** stdout as it comes (then it is not collected in the result) */
-  onStdout?: (chunk: Buffer) => void;
+  /**
+   * stdout as it comes (then it is not collected in the result); a returned promise pauses the
+   * channel until it settles, so a slow consumer holds the sender back instead of piling up here
+   */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
   /** on timeout: resolve with timedOut (the caller reports it) or drop the connection and throw */
   onTimeout?: 'resolve' | 'fail';
 }
@@ -493,7 +496,14 @@ export class Connection {
         onStdout
           ? (d: Buffer) => {
               progress();
-              onStdout(d);
+              const wait = onStdout(d);
+              if (wait) {
+                ch.pause();
+                wait.then(
+                  () => ch.resume(),
+                  () => ch.resume(),
+                );
+              }
             }
           : keep(out),
       );

@@ -86,7 +86,7 @@ export class SshRunner implements CommandRunner {
     return r.stdout.toString('utf8');
   }
 
-  async stream(command: string, onData: (chunk: Buffer) => void, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
+  async stream(command: string, onData: (chunk: Buffer) => void | Promise<void>, opts: { timeoutMs?: number } = {}): Promise<{ exitCode: number; stderr: string }> {
     const root = this.root();
     const script = [`mkdir -p -- ${shellQuote(root)} && cd -- ${shellQuote(root)} || exit 1`, `exec bash -c ${shellQuote(command)}`].join('\n');
     // Not retried on a fresh connection: onData may have had part of the output already.
