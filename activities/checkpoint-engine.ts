@@ -188,6 +188,11 @@ async function storeFile(store: ObjectStore, file: string): Promise<string> {
   return sha;
 }
 
+/** Every complete snapshot the store holds, oldest first. */
+export async function keptSnapshots(store: ObjectStore): Promise<KeptSnapshot[]> {
+  return (await prune(store, Number.MAX_SAFE_INTEGER)).kept;
+}
+
 /** Deletes all but the newest `keep` snapshots, then the objects no kept snapshot refers to. */
 async function prune(store: ObjectStore, keep: number): Promise<{ gone: number[]; kept: KeptSnapshot[] }> {
   const seqs: number[] = [];

@@ -15,7 +15,7 @@ import type { CommandRunner } from '../providers/types.js';
 import { openStore } from '../providers/storage/index.js';
 import { StoreError, type ObjectStore } from '../providers/storage/types.js';
 import { mapProviderErrors } from './failures.js';
-import { latestManifest, listNodeDir, restoreSnapshot, takeSnapshot, type RestoreResult, type SnapshotResult } from './checkpoint-engine.js';
+import { keptSnapshots, latestManifest, listNodeDir, restoreSnapshot, takeSnapshot, type RestoreResult, type SnapshotResult } from './checkpoint-engine.js';
 import { retentionDays, sweepExpiredSnapshots } from './checkpoint-retention.js';
 import { withPortableKeys } from './portable-keys.js';
 import { workerIdentity } from './worker-identity.js';
@@ -181,7 +181,11 @@ export function createCheckpointActivities(ctx: ProviderContext) {
             cancelled: activityCancelled,
           });
           if (baseline) baselines.set(key, baseline);
-          if (!t.last || result.taken || tries >= 3 || !/changed while/.test(result.skipped ?? '')) return { ...result, worker: me };
+          if (!t.last || result.taken || tries >= 3 || !/changed while/.test(result.skipped ?? '')) {
+            // The last word on a job's snapshots says what the store holds (one cut short may have completed).
+            if (t.last && !result.kept) result.kept = await keptSnapshots(store);
+            return { ...result, worker: me };
+          }
           await new Promise((r) => setTimeout(r, 1000));
         }
       }),

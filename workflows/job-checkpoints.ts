@@ -122,7 +122,13 @@ export class JobCheckpoints {
         const mine = new Map([...this.view.snapshots, taken].map((x) => [x.seq, x]));
         this.view.snapshots = r.kept ? r.kept.map((k) => ({ ...mine.get(k.seq), ...k })) : [...this.view.snapshots.filter((x) => !r.taken!.pruned.includes(x.seq)), taken].slice(-this.spec.keep);
         if (r.worker && (this.view.store ?? '').startsWith('file://')) this.view.worker = r.worker;
-      } else if (r.skipped) this.view.lastSkipped = { at: nowIso(), why: r.skipped };
+      } else if (r.skipped) {
+        this.view.lastSkipped = { at: nowIso(), why: r.skipped };
+        if (r.kept) {
+          const mine = new Map(this.view.snapshots.map((x) => [x.seq, x]));
+          this.view.snapshots = r.kept.slice(-this.spec.keep).map((k) => ({ ...mine.get(k.seq), ...k }));
+        }
+      }
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.view.lastSkipped = { at: nowIso(), why: `snapshot failed: ${errorMessage(err)}` };
