@@ -53,6 +53,9 @@ const petrelServices = async (c: KubeTestCluster) => (await c.api('GET', `/api/v
 async function nothingLeft(): Promise<void> {
   for (const c of [alpha, beta]) {
     await waitFor(`no Petrel pod in ${c.context}`, async () => ((await petrelPods(c)).length === 0 ? true : undefined), 60_000, 200);
+    // Teardown deletes the headless Service once the pods are gone: `launch --down` may return
+    // between the two (the cluster tears down after the job's result).
+    await waitFor(`no Petrel service in ${c.context}`, async () => ((await petrelServices(c)).length === 0 ? true : undefined), 30_000, 200);
     expect(await petrelServices(c)).toEqual([]);
     const clusters = path.join(c.home, '.petrel/clusters');
     await waitFor('no cluster dir left', () => (!fs.existsSync(clusters) || fs.readdirSync(clusters).length === 0 ? true : undefined), 30_000, 200);
