@@ -80,8 +80,12 @@ describe('checkpoints on local nodes, kept by the worker', () => {
     expect(v.recoveries).toBe(2);
     const executed = lines(path.join(dir, 'executed')).map(Number);
     expect(executed.at(-1)).toBe(60);
+    // Each preemption costs at most one interval (10 steps) plus the time the snapshot in flight
+    // takes (the last one on the way out usually leaves ~3 steps; under a loaded 2-core machine
+    // it may miss, and the interval snapshot before it took up to ~1 s = 10 steps).
     const interval = 10;
-    expect(executed.length).toBeLessThanOrEqual(60 + 2 * interval);
+    const snapshotTime = 10;
+    expect(executed.length).toBeLessThanOrEqual(60 + 2 * (interval + snapshotTime));
     // Each new attempt started from a snapshot of the one before, and was told which.
     const starts = lines(path.join(dir, 'starts'));
     expect(starts).toHaveLength(3);

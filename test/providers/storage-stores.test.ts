@@ -204,11 +204,11 @@ describe.each(backends)('$name store', (b) => {
     await expectKind(store.get('a/../../b'), 'config');
   });
 
-  it('streams a 64 MiB object in and out without holding it in memory', async () => {
+  it('streams a 96 MiB object in and out without holding it in memory', async () => {
     // warm up the clients and code paths so their first-use allocations are not counted
     await store.put('warm', Buffer.from('w'));
     await text(await store.get('warm'));
-    const size = 64 * MiB;
+    const size = 96 * MiB;
     const src = generated(size);
     let progressed = 0;
     const up = await peakRssGrowth(async () => {
@@ -221,9 +221,11 @@ describe.each(backends)('$name store', (b) => {
       got = await sha256(await store.get('big/object.bin'));
     });
     expect(got).toEqual({ hex: src.digest(), bytes: size });
-    console.log(`${b.name}: 64 MiB RSS growth: upload ${(up / MiB).toFixed(1)} MiB, download ${(down / MiB).toFixed(1)} MiB`);
-    expect(up).toBeLessThan(48 * MiB);
-    expect(down).toBeLessThan(48 * MiB);
+    console.log(`${b.name}: 96 MiB RSS growth: upload ${(up / MiB).toFixed(1)} MiB, download ${(down / MiB).toFixed(1)} MiB`);
+    // Held whole, the object alone would be 96 MiB; parts in flight (4 × 8 MiB on S3), buffers
+    // and garbage not yet collected stay well under that (up to ~53 MiB seen under full load).
+    expect(up).toBeLessThan(64 * MiB);
+    expect(down).toBeLessThan(64 * MiB);
     const tail = await sha256(await store.get('big/object.bin', { offset: size - MiB - 5 }));
     expect(tail.bytes).toBe(MiB + 5);
     await store.delete(['big/object.bin', 'warm']);
