@@ -6,11 +6,11 @@ import { openStore } from '../providers/storage/index.js';
 import { StoreError } from '../providers/storage/types.js';
 import type { ProviderContext } from '../providers/registry.js';
 import { latestManifest, readAll } from './checkpoint-engine.js';
-import { defaultCheckpointStore } from './checkpoints.js';
+import { checkpointSettings } from './checkpoint-config.js';
 
 export function createCheckpointReads(ctx: ProviderContext) {
   async function readCheckpoint(req: ReadCheckpointRequest): Promise<ReadCheckpointResult> {
-    const store = openStore(`${req.store ?? defaultCheckpointStore(ctx.home)}/${jobStoreKey(req.taskId)}`);
+    const store = openStore(`${req.store ?? checkpointSettings(ctx.home).store}/${jobStoreKey(req.taskId)}`);
     try {
       if (req.piece) {
         const max = Math.min(req.piece.maxBytes, CHECKPOINT_READ_MAX_BYTES);

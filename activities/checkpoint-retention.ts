@@ -1,20 +1,9 @@
 // Expiry of finished jobs' snapshots in a worker's own store (file://): a job whose newest
-// snapshot is older than the retention (config.yaml jobs.checkpoint_retention_days, default 7)
+// snapshot is older than the retention (config.yaml jobs.checkpoint_retention_days, default 7;
+// activities/checkpoint-config.ts)
 // is deleted. A running job snapshots every interval, so it never expires while it runs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
-
-export const DEFAULT_RETENTION_DAYS = 7;
-
-export function retentionDays(home: string): number {
-  try {
-    const v = ((parse(fs.readFileSync(path.join(home, 'config.yaml'), 'utf8')) ?? {}) as { jobs?: { checkpoint_retention_days?: unknown } }).jobs?.checkpoint_retention_days;
-    return typeof v === 'number' && v > 0 ? v : DEFAULT_RETENTION_DAYS;
-  } catch {
-    return DEFAULT_RETENTION_DAYS;
-  }
-}
 
 /** Deletes the job directories under `root` whose newest snapshot is older than `days`; returns their names. */
 export function sweepExpiredSnapshots(root: string, days: number, now = Date.now()): string[] {

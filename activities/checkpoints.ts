@@ -6,7 +6,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { jobStoreKey, type ManifestFile } from '../core/checkpoint-manifest.js';
 import type { ClusterHandle, WorkerRef } from '../core/cluster-state.js';
 import { FAILURE_TYPES } from '../core/failures.js';
@@ -16,7 +15,8 @@ import { openStore } from '../providers/storage/index.js';
 import { StoreError, type ObjectStore } from '../providers/storage/types.js';
 import { mapProviderErrors } from './failures.js';
 import { keptSnapshots, latestManifest, listNodeDir, restoreSnapshot, takeSnapshot, type RestoreResult, type SnapshotResult } from './checkpoint-engine.js';
-import { retentionDays, sweepExpiredSnapshots } from './checkpoint-retention.js';
+import { checkpointSettings } from './checkpoint-config.js';
+import { sweepExpiredSnapshots } from './checkpoint-retention.js';
 import { withPortableKeys } from './portable-keys.js';
 import { workerIdentity } from './worker-identity.js';
 
@@ -27,19 +27,6 @@ export interface CheckpointTarget {
   /** relative to each node's home */
   dir: string;
   store?: string;
-}
-
-/** The store a worker keeps snapshots in when the task names none. */
-export function defaultCheckpointStore(home: string): string {
-  const file = path.join(home, 'config.yaml');
-  let configured: unknown;
-  try {
-    configured = ((parse(fs.readFileSync(file, 'utf8')) ?? {}) as { jobs?: { checkpoint_store?: unknown } }).jobs?.checkpoint_store;
-  } catch {
-    configured = undefined;
-  }
-  if (typeof configured === 'string' && configured !== '') return configured;
-  return `file://${path.join(home, 'checkpoints', 'store')}`;
 }
 
 function storeFailure(err: unknown): unknown {
@@ -110,7 +97,7 @@ export function createCheckpointActivities(ctx: ProviderContext) {
   /** What each job's nodes hold after its last snapshot or restore (a worker that restarts compares with the store instead). */
   const baselines = new Map<string, ManifestFile[]>();
   const storeOf = (t: CheckpointTarget): { store: ObjectStore; key: string; url: string } => {
-    const base = t.store ?? defaultCheckpointStore(ctx.home);
+    const base = t.store ?? checkpointSettings(ctx.home).store;
     const key = jobStoreKey(t.taskId);
     // A directory store is made as needed; a bucket must exist (the task's owner names it).
     if (base.startsWith('file://')) fs.mkdirSync(path.join(new URL(base).pathname, key), { recursive: true });
@@ -121,8 +108,8 @@ export function createCheckpointActivities(ctx: ProviderContext) {
   const sweep = () => {
     if (Date.now() - lastSweep < 3600_000) return;
     lastSweep = Date.now();
-    const base = defaultCheckpointStore(ctx.home);
-    if (base.startsWith('file://')) sweepExpiredSnapshots(new URL(base).pathname, retentionDays(ctx.home));
+    const { store: base, retentionDays } = checkpointSettings(ctx.home);
+    if (base.startsWith('file://')) sweepExpiredSnapshots(new URL(base).pathname, retentionDays);
   };
   removeDeadStaging(path.join(ctx.home, 'checkpoints', 'staging'));
   // One per call: a snapshot cut short may still be running beside the next one.
